@@ -1,0 +1,51 @@
+"""Settings, read once from the environment (prefix ``TIERFLOW_``) in the composition root.
+
+Nothing reads the environment anywhere else; nothing opens a database at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting the platform reads. Documented in ``docs/CONFIGURATION.md`` (a test keeps them in step)."""
+
+    model_config = SettingsConfigDict(env_prefix="TIERFLOW_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///var/tierflow.db",
+        description="SQLAlchemy URL of the database; a SQLite file by default, PostgreSQL in production "
+        "(postgresql+psycopg://user@host/db).",
+    )
+    data_dir: Path = Field(
+        default=Path("var"),
+        description="Folder for the platform's key file and the demo credentials.",
+    )
+    platform_key: str | None = Field(
+        default=None,
+        description="Base64 of the 32-byte Ed25519 seed that signs checkpoints and platform events. When unset, "
+        "a key is generated once into <data_dir>/platform.key (refused when environment is 'production').",
+    )
+    environment: str = Field(default="development", description="'development' or 'production'.")
+    log_origin: str = Field(
+        default="tierflow.example/journal",
+        description="The checkpoint origin line (and the platform key's name in signed notes).",
+    )
+    tier_limit: int = Field(default=11, description="Deepest tier a voucher may reach.")
+    split_limit: int = Field(default=500, description="Most splits of one voucher.")
+    offer_ttl_hours: int = Field(default=72, description="Hours a transfer offer stays open.")
+    command_max_skew_seconds: int = Field(
+        default=600, description="How far a signed command's issued_at may be from the server's clock."
+    )
+    integrate_interval_ms: int = Field(
+        default=100, description="How often the server integrates new journal entries and signs a checkpoint."
+    )
+    integrate_batch: int = Field(default=1024, description="Most journal entries integrated per batch.")
+    commit_batch: int = Field(default=256, description="Most commands committed together (group commit).")
+
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

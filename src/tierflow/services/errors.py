@@ -1,0 +1,89 @@
+"""Errors raised by the service layer, in the same hierarchy as the domain's (one mapping to problem+json)."""
+
+from __future__ import annotations
+
+from tierflow.domain.errors import DomainError, ErrorKind
+
+
+class InvalidCommand(DomainError):
+    code = "invalid_command"
+    kind = ErrorKind.INVALID
+
+
+class UnknownKind(DomainError):
+    code = "unknown_command_kind"
+    kind = ErrorKind.INVALID
+
+
+class StaleCommand(DomainError):
+    code = "stale_command"
+    kind = ErrorKind.UNPROCESSABLE
+
+
+class BadSignature(DomainError):
+    code = "bad_signature"
+    kind = ErrorKind.FORBIDDEN
+
+
+class ReplayedCommand(DomainError):
+    code = "replayed_command"
+    kind = ErrorKind.CONFLICT
+
+
+class UnknownParty(DomainError):
+    code = "unknown_party"
+    kind = ErrorKind.NOT_FOUND
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    kind = ErrorKind.NOT_FOUND
+
+
+class Unauthenticated(DomainError):
+    code = "unauthenticated"
+    kind = ErrorKind.FORBIDDEN
+
+
+class ActorMismatch(DomainError):
+    code = "actor_mismatch"
+    kind = ErrorKind.FORBIDDEN
+
+
+class IdempotencyMismatch(DomainError):
+    code = "idempotency_key_reused"
+    kind = ErrorKind.UNPROCESSABLE
+
+
+class ConcurrentUpdate(DomainError):
+    """Another operation changed the same holding first (the database refused the second)."""
+
+    code = "concurrent_update"
+    kind = ErrorKind.CONFLICT
+
+
+class ProofUnavailable(DomainError):
+    code = "proof_unavailable"
+    kind = ErrorKind.INVALID
+
+
+class CosignatureRejected(DomainError):
+    code = "cosignature_rejected"
+    kind = ErrorKind.UNPROCESSABLE
+
+
+SERVICE_ERRORS: tuple[type[DomainError], ...] = (
+    InvalidCommand,
+    UnknownKind,
+    StaleCommand,
+    BadSignature,
+    ReplayedCommand,
+    UnknownParty,
+    NotFound,
+    Unauthenticated,
+    ActorMismatch,
+    IdempotencyMismatch,
+    ConcurrentUpdate,
+    ProofUnavailable,
+    CosignatureRejected,
+)

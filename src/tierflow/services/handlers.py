@@ -1,0 +1,588 @@
+"""One handler per command kind: load what the command touches (locking it), call the pure domain
+operation, store the outcome, and describe the effects for the journal.
+
+Handlers run inside the caller's transaction and never commit. They are deterministic given the command,
+the event id and the acceptance time, which is what lets a replay of the journal rebuild the same state.
+Lock order, to keep PostgreSQL free of deadlocks: party (obligor) → voucher → offer/financing/freeze →
+holdings.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from tierflow.domain import operations as ops
+from tierflow.domain.errors import (
+    CurrencyMismatch,
+    InvalidTransition,
+    NotAuthorised,
+    NotMatured,
+    OfferExpired,
+    WrongRole,
+)
+from tierflow.domain.model import (
+    Financing,
+    FinancingStatus,
+    Holding,
+    HoldingStatus,
+    Offer,
+    OfferStatus,
+    Party,
+    Role,
+    Voucher,
+    VoucherStatus,
+)
+from tierflow.domain.money import Money
+from tierflow.domain.pricing import DayCount, quote
+from tierflow.domain.rules import Policy
+from tierflow.domain.units import UnitRange
+from tierflow.services import commands as c
+from tierflow.services.errors import InvalidCommand, NotFound, UnknownParty
+from tierflow.services.ids import IdFactory, party_id_for
+from tierflow.services.ports import FreezeRecord, Repository, SettlementRecord
+
+
+@dataclass(slots=True)
+class Context:
+    repo: Repository
+    actor_id: str
+    actor: Party | None  # None only while registering the genesis operator
+    body: Mapping[str, Any]
+    at: datetime
+    event_id: str
+    ids: IdFactory
+    policy: Policy
+    offer_ttl: timedelta
+
+    @property
+    def today(self) -> date:
+        return self.at.date()
+
+    def require_actor(self) -> Party:
+        if self.actor is None:
+            raise UnknownParty("The acting party is not registered.", party=self.actor_id)
+        return self.actor
+
+
+@dataclass(slots=True)
+class Result:
+    effects: dict[str, Any]
+    concerns: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+
+
+Handler = Callable[[Context], Result]
+
+
+def _party(repo: Repository, party_id: object, field_name: str) -> Party:
+    if not isinstance(party_id, str):
+        raise InvalidCommand(f"'{field_name}' must be a party id.", field=field_name)
+    party = repo.get_party(party_id)
+    if party is None:
+        raise UnknownParty(f"No party {party_id!r} is registered.", party=party_id, field=field_name)
+    return party
+
+
+def _voucher(repo: Repository, voucher_id: str) -> Voucher:
+    voucher = repo.get_voucher(voucher_id, for_update=True)
+    if voucher is None:
+        raise NotFound(f"No voucher {voucher_id!r}.", voucher_id=voucher_id)
+    return voucher
+
+
+def _holding_and_voucher(ctx: Context) -> tuple[Voucher, Holding]:
+    holding_id = c.text(ctx.body, "holding_id")
+    unlocked = ctx.repo.get_holding(holding_id)
+    if unlocked is None or (
+        unlocked.holder != ctx.actor_id and ctx.require_actor().role is not Role.OPERATOR
+    ):
+        # Unknown and foreign holdings look the same, so ids cannot be probed.
+        raise NotFound(f"No holding {holding_id!r} of yours.", holding_id=holding_id)
+    voucher = _voucher(ctx.repo, unlocked.voucher_id)
+    holding = ctx.repo.get_holding(holding_id, for_update=True)
+    assert holding is not None
+    return voucher, holding
+
+
+def _same_currency(amount: Money, voucher: Voucher) -> None:
+    if amount.currency != voucher.currency:
+        raise CurrencyMismatch(
+            f"The voucher is in {voucher.currency}; the amount is in {amount.currency}.",
+            expected=voucher.currency,
+            got=amount.currency,
+        )
+
+
+def _store(ctx: Context, outcome: ops.Outcome, voucher_before: Voucher | None = None) -> None:
+    ctx.repo.supersede(outcome.superseded, ctx.event_id)
+    ctx.repo.add_holdings(outcome.created, ctx.event_id)
+    for holding in outcome.updated:
+        ctx.repo.set_holding_status(holding, ctx.event_id)
+    if voucher_before is None or outcome.voucher != voucher_before:
+        ctx.repo.update_voucher(outcome.voucher)
+
+
+def _ids(holdings: tuple[Holding, ...]) -> list[str]:
+    return [h.id for h in holdings]
+
+
+# --- parties -------------------------------------------------------------------------------------------
+
+
+def register_party(ctx: Context) -> Result:
+    body = ctx.body
+    name = c.text(body, "name")
+    try:
+        role = Role(c.text(body, "role"))
+    except ValueError:
+        raise InvalidCommand("'role' must be one of " + ", ".join(r.value for r in Role) + ".") from None
+    try:
+        public_key = base64.b64decode(c.text(body, "public_key"), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidCommand("'public_key' must be base64.", field="public_key") from None
+    if len(public_key) != 32:
+        raise InvalidCommand("'public_key' must be a 32-byte Ed25519 public key.", field="public_key")
+    party_id = party_id_for(public_key)
+    genesis = ctx.actor is None
+    if genesis:
+        if role is not Role.OPERATOR or ctx.actor_id != party_id:
+            raise NotAuthorised("Only the platform operator can register parties.")
+    elif ctx.actor is not None and ctx.actor.role is not Role.OPERATOR:
+        raise NotAuthorised("Only the platform operator can register parties.")
+    if "policy" in body and not genesis:
+        raise InvalidCommand("Only the genesis entry carries the platform policy.", field="policy")
+    if ctx.repo.get_party(party_id) is not None:
+        raise InvalidCommand("This public key is already registered.", party_id=party_id)
+    party = Party(id=party_id, name=name, role=role, public_key=public_key)
+    ctx.repo.add_party(party, None, ctx.event_id)
+    return Result({"party_id": party_id}, {party_id})
+
+
+# --- vouchers ------------------------------------------------------------------------------------------
+
+
+def issue_voucher(ctx: Context) -> Result:
+    obligor = ctx.require_actor()
+    body = ctx.body
+    first_holder = _party(ctx.repo, body.get("first_holder"), "first_holder")
+    face = c.money(body)
+    maturity = c.business_date(body, "maturity")
+    contract_ref = c.text(body, "contract_ref")
+    invoice_refs = c.refs(body, "invoice_refs")
+    ctx.repo.lock_party(obligor.id)
+    result = ops.issue(
+        voucher_id=ctx.ids.one("vch"),
+        obligor=obligor,
+        first_holder=first_holder,
+        face=face,
+        issue_date=ctx.today,
+        maturity=maturity,
+        contract_ref=contract_ref,
+        invoice_refs=invoice_refs,
+        policy=ctx.policy,
+        obligor_has_overdue=ctx.repo.obligor_has_overdue(obligor.id, ctx.today),
+        new_id=ctx.ids.holding_ids,
+    )
+    ctx.repo.add_voucher(result.voucher, ctx.event_id)
+    ctx.repo.add_holdings((result.holding,), ctx.event_id)
+    return Result(
+        {"voucher_id": result.voucher.id, "holding_id": result.holding.id},
+        {obligor.id, first_holder.id},
+        list(result.warnings),
+    )
+
+
+def settle_voucher(ctx: Context) -> Result:
+    obligor = ctx.require_actor()
+    voucher_id = c.text(ctx.body, "voucher_id")
+    paid = c.money(ctx.body)
+    ctx.repo.lock_party(obligor.id)
+    voucher = _voucher(ctx.repo, voucher_id)
+    if voucher.obligor != obligor.id:
+        raise NotFound(f"No voucher {voucher_id!r} owed by you.", voucher_id=voucher_id)
+    _same_currency(paid, voucher)
+    if ctx.today < voucher.maturity:
+        raise NotMatured(f"The voucher matures on {voucher.maturity.isoformat()}.", maturity=str(voucher.maturity))
+    concerns = {obligor.id}
+    holdings = {h.id: h for h in ctx.repo.active_holdings(voucher.id, for_update=True)}
+    unwound: dict[str, list[str]] = {"expired_offers": [], "cancelled_financings": []}
+    # Open offers and financing requests end at maturity: the units go back to who held them.
+    for offer in ctx.repo.pending_offers(voucher.id):
+        part = holdings.pop(offer.holding_id)
+        source = ctx.repo.get_holding(offer.source_holding_id)
+        assert source is not None
+        outcome = ops.return_offer(part, source, new_id=ctx.ids.holding_ids)
+        _store(ctx, outcome, voucher)
+        holdings.update({h.id: h for h in outcome.created})
+        ctx.repo.update_offer(offer.with_status(OfferStatus.EXPIRED), ctx.event_id)
+        unwound["expired_offers"].append(offer.id)
+        concerns.update({offer.sender, offer.recipient})
+    for financing in ctx.repo.requested_financings(voucher.id):
+        part = holdings[financing.holding_id]
+        released = ops.release_encumbrance(part)
+        ctx.repo.set_holding_status(released, ctx.event_id)
+        holdings[released.id] = released
+        ctx.repo.update_financing(financing.with_status(FinancingStatus.CANCELLED), ctx.event_id, None)
+        unwound["cancelled_financings"].append(financing.id)
+        concerns.update({financing.applicant, financing.financier})
+    payable = sorted(
+        (h for h in holdings.values() if h.status in (HoldingStatus.LIVE, HoldingStatus.OVERDUE)),
+        key=lambda h: h.units.start,
+    )
+    settled = ops.settle(voucher, payable, paid_minor=paid.minor, today=ctx.today, new_id=ctx.ids.holding_ids)
+    _store(ctx, settled.outcome, voucher)
+    settlement_id = ctx.ids.one("stl")
+    payments = tuple((p.holding_id, p.holder, p.amount_minor) for p in settled.payments)
+    ctx.repo.add_settlement(
+        SettlementRecord(
+            id=settlement_id,
+            voucher_id=voucher.id,
+            obligor_id=obligor.id,
+            paid_minor=paid.minor,
+            overdue_minor=settled.overdue_minor,
+            value_date=ctx.today,
+            payments=payments,
+        ),
+        ctx.event_id,
+    )
+    concerns.update(p.holder for p in settled.payments)
+    concerns.update(h.holder for h in payable)
+    return Result(
+        {
+            "settlement_id": settlement_id,
+            "payments": [
+                {"holding_id": h, "holder": p, "amount": Money(a, voucher.currency).to_str()}
+                for h, p, a in payments
+            ],
+            "overdue": Money(settled.overdue_minor, voucher.currency).to_str(),
+            "voucher_status": settled.outcome.voucher.status.value,
+            "created": _ids(settled.outcome.created),
+            **unwound,
+        },
+        concerns,
+    )
+
+
+# --- transfers -----------------------------------------------------------------------------------------
+
+
+def offer_transfer(ctx: Context) -> Result:
+    voucher, holding = _holding_and_voucher(ctx)
+    recipient = _party(ctx.repo, ctx.body.get("recipient"), "recipient")
+    amount = c.money(ctx.body)
+    _same_currency(amount, voucher)
+    trade_ref = c.text(ctx.body, "trade_ref")
+    invoice_refs = c.refs(ctx.body, "invoice_refs")
+    outcome = ops.offer_transfer(
+        voucher,
+        holding,
+        actor=ctx.actor_id,
+        recipient=recipient,
+        units=amount.minor,
+        today=ctx.today,
+        policy=ctx.policy,
+        new_id=ctx.ids.holding_ids,
+    )
+    _store(ctx, outcome, voucher)
+    offered = next(h for h in outcome.created if h.status is HoldingStatus.OFFERED)
+    offer = Offer(
+        id=ctx.ids.one("ofr"),
+        voucher_id=voucher.id,
+        holding_id=offered.id,
+        source_holding_id=holding.id,
+        sender=ctx.actor_id,
+        recipient=recipient.id,
+        units_minor=amount.minor,
+        trade_ref=trade_ref,
+        invoice_refs=invoice_refs,
+        expires_at=ctx.at + ctx.offer_ttl,
+        status=OfferStatus.PENDING,
+    )
+    ctx.repo.add_offer(offer, ctx.event_id)
+    change = [h.id for h in outcome.created if h.status is HoldingStatus.LIVE]
+    return Result(
+        {
+            "offer_id": offer.id,
+            "offered_holding_id": offered.id,
+            "change_holding_id": change[0] if change else None,
+            "expires_at": offer.expires_at.isoformat().replace("+00:00", "Z"),
+        },
+        {ctx.actor_id, recipient.id, voucher.obligor},
+    )
+
+
+def _offer(ctx: Context) -> Offer:
+    offer_id = c.text(ctx.body, "offer_id")
+    offer = ctx.repo.get_offer(offer_id, for_update=True)
+    actor = ctx.require_actor()
+    allowed = offer is not None and (
+        actor.id in (offer.recipient, offer.sender) or actor.role is Role.OPERATOR
+    )
+    if offer is None or not allowed:
+        raise NotFound(f"No offer {offer_id!r} for you.", offer_id=offer_id)
+    return offer
+
+
+def accept_transfer(ctx: Context) -> Result:
+    offer = _offer(ctx)
+    if offer.recipient != ctx.actor_id:
+        raise NotAuthorised("Only the recipient can accept an offer.", offer_id=offer.id)
+    if offer.status is OfferStatus.PENDING and ctx.at >= offer.expires_at:
+        raise OfferExpired("The offer expired at " + offer.expires_at.isoformat() + ".", offer_id=offer.id)
+    accepted = offer.with_status(OfferStatus.ACCEPTED)
+    part = ctx.repo.get_holding(offer.holding_id, for_update=True)
+    assert part is not None
+    live = ops.accept_offer(part, actor=ctx.actor_id)
+    ctx.repo.set_holding_status(live, ctx.event_id)
+    ctx.repo.update_offer(accepted, ctx.event_id)
+    return Result({"offer_id": offer.id, "holding_id": live.id}, {offer.sender, offer.recipient})
+
+
+def _return(ctx: Context, offer: Offer, status: OfferStatus) -> Result:
+    ended = offer.with_status(status)
+    part = ctx.repo.get_holding(offer.holding_id, for_update=True)
+    source = ctx.repo.get_holding(offer.source_holding_id)
+    assert part is not None and source is not None
+    voucher = _voucher(ctx.repo, offer.voucher_id)
+    outcome = ops.return_offer(part, source, new_id=ctx.ids.holding_ids)
+    _store(ctx, outcome, voucher)
+    ctx.repo.update_offer(ended, ctx.event_id)
+    return Result(
+        {"offer_id": offer.id, "returned_holding_id": outcome.created[0].id},
+        {offer.sender, offer.recipient},
+    )
+
+
+def reject_transfer(ctx: Context) -> Result:
+    offer = _offer(ctx)
+    if offer.recipient != ctx.actor_id:
+        raise NotAuthorised("Only the recipient can reject an offer.", offer_id=offer.id)
+    c.optional_text(ctx.body, "reason")
+    return _return(ctx, offer, OfferStatus.REJECTED)
+
+
+def expire_transfer(ctx: Context) -> Result:
+    offer = _offer(ctx)
+    if ctx.require_actor().role is not Role.OPERATOR:
+        raise NotAuthorised("Offers are expired by the platform operator.")
+    if offer.status is OfferStatus.PENDING and ctx.at < offer.expires_at:
+        raise InvalidCommand("The offer has not expired yet.", expires_at=offer.expires_at.isoformat())
+    return _return(ctx, offer, OfferStatus.EXPIRED)
+
+
+# --- financing -----------------------------------------------------------------------------------------
+
+
+def _basis(body: Mapping[str, Any]) -> DayCount:
+    value = body.get("basis", DayCount.ACT_360.value)
+    try:
+        return DayCount(value)
+    except ValueError:
+        raise InvalidCommand(
+            "'basis' must be one of " + ", ".join(d.value for d in DayCount) + ".", field="basis"
+        ) from None
+
+
+def request_financing(ctx: Context) -> Result:
+    voucher, holding = _holding_and_voucher(ctx)
+    financier = _party(ctx.repo, ctx.body.get("financier"), "financier")
+    if financier.role is not Role.FINANCIER:
+        raise WrongRole("Financing is requested from a financial institution.", party=financier.id)
+    amount = c.money(ctx.body)
+    _same_currency(amount, voucher)
+    fee = Money.parse(str(ctx.body.get("fee", "0")), amount.currency) if "fee" in ctx.body else Money(0, amount.currency)
+    annual_rate = c.rate(ctx.body, "annual_rate")
+    basis = _basis(ctx.body)
+    priced = quote(
+        amount, annual_rate=annual_rate, value_date=ctx.today, maturity=voucher.maturity, basis=basis,
+        fee_minor=fee.minor,
+    )
+    outcome = ops.encumber(
+        voucher, holding, actor=ctx.actor_id, units=amount.minor, today=ctx.today, policy=ctx.policy,
+        new_id=ctx.ids.holding_ids,
+    )
+    _store(ctx, outcome, voucher)
+    part = next(h for h in outcome.created if h.status is HoldingStatus.ENCUMBERED)
+    financing = Financing(
+        id=ctx.ids.one("fin"),
+        voucher_id=voucher.id,
+        holding_id=part.id,
+        applicant=ctx.actor_id,
+        financier=financier.id,
+        amount_minor=amount.minor,
+        currency=amount.currency,
+        annual_rate=annual_rate,
+        basis=basis,
+        value_date=ctx.today,
+        maturity=voucher.maturity,
+        discount_minor=priced.discount.minor,
+        fee_minor=priced.fee.minor,
+        net_minor=priced.net.minor,
+        status=FinancingStatus.REQUESTED,
+    )
+    ctx.repo.add_financing(financing, ctx.event_id)
+    return Result(
+        {
+            "financing_id": financing.id,
+            "encumbered_holding_id": part.id,
+            "quote": _quote_json(priced, amount.currency),
+        },
+        {ctx.actor_id, financier.id, voucher.obligor},
+    )
+
+
+def _quote_json(priced: Any, currency: str) -> dict[str, Any]:
+    return {
+        "days": priced.days,
+        "discount": priced.discount.to_str(),
+        "fee": priced.fee.to_str(),
+        "net": priced.net.to_str(),
+        "currency": currency,
+    }
+
+
+def _financing(ctx: Context) -> Financing:
+    financing_id = c.text(ctx.body, "financing_id")
+    financing = ctx.repo.get_financing(financing_id)
+    if financing is None or ctx.actor_id not in (financing.applicant, financing.financier):
+        raise NotFound(f"No financing {financing_id!r} for you.", financing_id=financing_id)
+    _voucher(ctx.repo, financing.voucher_id)  # lock order: voucher first
+    locked = ctx.repo.get_financing(financing_id, for_update=True)
+    assert locked is not None
+    return locked
+
+
+def fund_financing(ctx: Context) -> Result:
+    financing = _financing(ctx)
+    if financing.financier != ctx.actor_id:
+        raise NotAuthorised("Only the financial institution asked can fund this financing.")
+    funded = financing.with_status(FinancingStatus.FUNDED)
+    part = ctx.repo.get_holding(financing.holding_id, for_update=True)
+    assert part is not None
+    priced = quote(
+        Money(financing.amount_minor, financing.currency),
+        annual_rate=financing.annual_rate,
+        value_date=ctx.today,
+        maturity=financing.maturity,
+        basis=financing.basis,
+        fee_minor=financing.fee_minor,
+    )
+    outcome = ops.fund(part, financier=ctx.require_actor(), new_id=ctx.ids.holding_ids)
+    ctx.repo.supersede(outcome.superseded, ctx.event_id)
+    ctx.repo.add_holdings(outcome.created, ctx.event_id)
+    funded = _replace_price(funded, ctx.today, priced)
+    ctx.repo.update_financing(funded, ctx.event_id, outcome.created[0].id)
+    return Result(
+        {
+            "financing_id": financing.id,
+            "holding_id": outcome.created[0].id,
+            "quote": _quote_json(priced, financing.currency),
+        },
+        {financing.applicant, financing.financier},
+    )
+
+
+def _replace_price(financing: Financing, value_date: date, priced: Any) -> Financing:
+    return replace(
+        financing,
+        value_date=value_date,
+        discount_minor=priced.discount.minor,
+        fee_minor=priced.fee.minor,
+        net_minor=priced.net.minor,
+    )
+
+
+def _end_financing(ctx: Context, status: FinancingStatus, who: str) -> Result:
+    financing = _financing(ctx)
+    if who != ctx.actor_id:
+        raise NotAuthorised(f"Only the {'financier' if status is FinancingStatus.DECLINED else 'applicant'} "
+                            "can do this.")
+    ended = financing.with_status(status)
+    part = ctx.repo.get_holding(financing.holding_id, for_update=True)
+    assert part is not None
+    released = ops.release_encumbrance(part)
+    ctx.repo.set_holding_status(released, ctx.event_id)
+    ctx.repo.update_financing(ended, ctx.event_id, None)
+    return Result({"financing_id": financing.id, "holding_id": released.id},
+                  {financing.applicant, financing.financier})
+
+
+def decline_financing(ctx: Context) -> Result:
+    c.optional_text(ctx.body, "reason")
+    financing_id = c.text(ctx.body, "financing_id")
+    found = ctx.repo.get_financing(financing_id)
+    return _end_financing(ctx, FinancingStatus.DECLINED, found.financier if found else "")
+
+
+def cancel_financing(ctx: Context) -> Result:
+    financing_id = c.text(ctx.body, "financing_id")
+    found = ctx.repo.get_financing(financing_id)
+    return _end_financing(ctx, FinancingStatus.CANCELLED, found.applicant if found else "")
+
+
+# --- disputes ------------------------------------------------------------------------------------------
+
+
+def freeze_holding(ctx: Context) -> Result:
+    if ctx.require_actor().role is not Role.OPERATOR:
+        raise NotAuthorised("Disputed units are frozen by the platform operator.")
+    voucher, holding = _holding_and_voucher(ctx)
+    sub = UnitRange(c.integer(ctx.body, "start_unit"), c.integer(ctx.body, "end_unit"))
+    reason = c.text(ctx.body, "reason", max_len=1000)
+    outcome = ops.freeze(voucher, holding, sub, new_id=ctx.ids.holding_ids)
+    _store(ctx, outcome, voucher)
+    frozen = next(h for h in outcome.created if h.status is HoldingStatus.FROZEN)
+    freeze_id = ctx.ids.one("frz")
+    ctx.repo.add_freeze(
+        FreezeRecord(id=freeze_id, voucher_id=voucher.id, holding_id=frozen.id, reason=reason, status="active"),
+        ctx.event_id,
+    )
+    return Result(
+        {"freeze_id": freeze_id, "frozen_holding_id": frozen.id, "created": _ids(outcome.created)},
+        {holding.holder, voucher.obligor},
+    )
+
+
+def release_freeze(ctx: Context) -> Result:
+    if ctx.require_actor().role is not Role.OPERATOR:
+        raise NotAuthorised("Frozen units are released by the platform operator.")
+    freeze_id = c.text(ctx.body, "freeze_id")
+    found = ctx.repo.get_freeze(freeze_id)
+    if found is None:
+        raise NotFound(f"No freeze {freeze_id!r}.", freeze_id=freeze_id)
+    voucher = _voucher(ctx.repo, found.voucher_id)
+    freeze = ctx.repo.get_freeze(freeze_id, for_update=True)
+    assert freeze is not None
+    if freeze.status != "active":
+        raise InvalidTransition("This freeze has already been released.", freeze_id=freeze_id)
+    holding = ctx.repo.get_holding(freeze.holding_id, for_update=True)
+    assert holding is not None
+    released = ops.unfreeze(holding, matured_unpaid=voucher.status is VoucherStatus.OVERDUE)
+    ctx.repo.set_holding_status(released, ctx.event_id)
+    ctx.repo.release_freeze(freeze_id, ctx.event_id)
+    return Result(
+        {"freeze_id": freeze_id, "holding_id": released.id, "status": released.status.value},
+        {holding.holder, voucher.obligor},
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    "party.register": register_party,
+    "voucher.issue": issue_voucher,
+    "voucher.settle": settle_voucher,
+    "transfer.offer": offer_transfer,
+    "transfer.accept": accept_transfer,
+    "transfer.reject": reject_transfer,
+    "transfer.expire": expire_transfer,
+    "financing.request": request_financing,
+    "financing.fund": fund_financing,
+    "financing.decline": decline_financing,
+    "financing.cancel": cancel_financing,
+    "holding.freeze": freeze_holding,
+    "freeze.release": release_freeze,
+}

@@ -1,0 +1,267 @@
+"""Tables of the platform, as SQLAlchemy Core metadata (the Alembic migrations create the same schema).
+
+Projections (parties, vouchers, holdings, offers, financings, settlements, freezes) are rebuilt exactly by
+replaying ``events``; the tree tables (``tree_nodes``, ``tree_state``, ``checkpoints``, ``cosignatures``)
+hold the RFC 9162 Merkle tree over the integrated events. ``idempotency_keys`` remembers answers to
+state-changing requests, written in the same transaction as their effect.
+
+Units are stored as inclusive ``[start_unit, end_unit]`` pairs; on PostgreSQL an exclusion constraint over
+``int8range(start_unit, end_unit, '[]')`` makes overlapping non-superseded holdings of one voucher impossible
+(see the migration).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+# Big integers are INTEGER on SQLite so that "INTEGER PRIMARY KEY" keeps its rowid meaning there.
+BigInt = BigInteger().with_variant(Integer(), "sqlite")
+
+parties = Table(
+    "parties",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("public_key", LargeBinary(32), nullable=False),
+    Column("token_hash", String(64), nullable=True, unique=True),
+    Column("registered_event", String(40), nullable=False),
+    CheckConstraint(
+        "role in ('core_enterprise','supplier','financial_institution','operator')", name="role"
+    ),
+)
+
+vouchers = Table(
+    "vouchers",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("obligor_id", String(40), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("first_holder_id", String(40), ForeignKey("parties.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("face_minor", BigInt, nullable=False),
+    Column("issue_date", Date, nullable=False),
+    Column("maturity", Date, nullable=False),
+    Column("contract_ref", String(200), nullable=False),
+    Column("invoice_refs", Text, nullable=False),
+    Column("split_count", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("issued_event", String(40), nullable=False),
+    CheckConstraint("face_minor > 0", name="face_positive"),
+    CheckConstraint("split_count >= 0", name="split_count"),
+)
+
+holdings = Table(
+    "holdings",
+    metadata,
+    Column("id", String(48), primary_key=True),
+    Column("voucher_id", String(40), ForeignKey("vouchers.id"), nullable=False),
+    Column("start_unit", BigInt, nullable=False),
+    Column("end_unit", BigInt, nullable=False),
+    Column("holder_id", String(40), ForeignKey("parties.id"), nullable=False),
+    Column("tier", Integer, nullable=False),
+    Column("parent_id", String(48), ForeignKey("holdings.id"), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("created_event", String(40), nullable=False),
+    Column("closed_event", String(40), nullable=True),
+    CheckConstraint("start_unit >= 1 AND end_unit >= start_unit", name="range"),
+    CheckConstraint("tier >= 1", name="tier"),
+    Index("ix_holdings_voucher_units", "voucher_id", "start_unit"),
+    Index("ix_holdings_holder_status", "holder_id", "status"),
+    Index("ix_holdings_parent", "parent_id"),
+)
+
+offers = Table(
+    "offers",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("voucher_id", String(40), ForeignKey("vouchers.id"), nullable=False),
+    Column("holding_id", String(48), ForeignKey("holdings.id"), nullable=False),
+    Column("source_holding_id", String(48), ForeignKey("holdings.id"), nullable=False),
+    Column("sender_id", String(40), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("recipient_id", String(40), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("units", BigInt, nullable=False),
+    Column("trade_ref", String(200), nullable=False),
+    Column("invoice_refs", Text, nullable=False),
+    Column("expires_at", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_event", String(40), nullable=False),
+    Column("resolved_event", String(40), nullable=True),
+    Index("ix_offers_status_expires", "status", "expires_at"),
+)
+
+financings = Table(
+    "financings",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("voucher_id", String(40), ForeignKey("vouchers.id"), nullable=False),
+    Column("holding_id", String(48), ForeignKey("holdings.id"), nullable=False),
+    Column("funded_holding_id", String(48), ForeignKey("holdings.id"), nullable=True),
+    Column("applicant_id", String(40), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("financier_id", String(40), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("amount_minor", BigInt, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("annual_rate", String(20), nullable=False),
+    Column("basis", String(10), nullable=False),
+    Column("value_date", Date, nullable=False),
+    Column("maturity", Date, nullable=False),
+    Column("days", Integer, nullable=False),
+    Column("discount_minor", BigInt, nullable=False),
+    Column("fee_minor", BigInt, nullable=False),
+    Column("net_minor", BigInt, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_event", String(40), nullable=False),
+    Column("resolved_event", String(40), nullable=True),
+)
+
+settlements = Table(
+    "settlements",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("voucher_id", String(40), ForeignKey("vouchers.id"), nullable=False, index=True),
+    Column("obligor_id", String(40), ForeignKey("parties.id"), nullable=False),
+    Column("paid_minor", BigInt, nullable=False),
+    Column("overdue_minor", BigInt, nullable=False),
+    Column("value_date", Date, nullable=False),
+    Column("created_event", String(40), nullable=False),
+)
+
+settlement_payments = Table(
+    "settlement_payments",
+    metadata,
+    Column("settlement_id", String(40), ForeignKey("settlements.id"), primary_key=True),
+    Column("holding_id", String(48), ForeignKey("holdings.id"), primary_key=True),
+    Column("holder_id", String(40), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("amount_minor", BigInt, nullable=False),
+)
+
+freezes = Table(
+    "freezes",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("voucher_id", String(40), ForeignKey("vouchers.id"), nullable=False),
+    Column("holding_id", String(48), ForeignKey("holdings.id"), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_event", String(40), nullable=False),
+    Column("released_event", String(40), nullable=True),
+)
+
+# The journal. ``seq`` is queue order (assigned at commit time of the operation); ``leaf_index`` is assigned
+# by the integrator, in seq order, when the entry enters the Merkle tree.
+events = Table(
+    "events",
+    metadata,
+    Column("seq", BigInt, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("kind", String(40), nullable=False),
+    Column("actor_id", String(40), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("command_digest", String(64), nullable=False, unique=True),
+    Column("leaf", LargeBinary, nullable=False),
+    Column("leaf_index", BigInt, nullable=True, unique=True),
+    Index("ix_events_pending", "seq", sqlite_where=text("leaf_index IS NULL"),
+          postgresql_where=text("leaf_index IS NULL")),
+    Index("ix_events_actor", "actor_id"),
+)
+
+# Which parties an event concerns (who may read it besides the operator).
+event_parties = Table(
+    "event_parties",
+    metadata,
+    Column("event_id", String(40), primary_key=True),
+    Column("party_id", String(40), primary_key=True),
+    Index("ix_event_parties_party", "party_id", "event_id"),
+)
+
+tree_nodes = Table(
+    "tree_nodes",
+    metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInt, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+tree_state = Table(
+    "tree_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInt, nullable=False),
+    Column("root", LargeBinary(32), nullable=False),
+    CheckConstraint("id = 1", name="singleton"),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("size", BigInt, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("signed_at", String(32), nullable=False),
+)
+
+cosignatures = Table(
+    "cosignatures",
+    metadata,
+    Column("checkpoint_size", BigInt, ForeignKey("checkpoints.size"), primary_key=True),
+    Column("witness_id", String(40), ForeignKey("parties.id"), primary_key=True),
+    Column("line", Text, nullable=False),
+    Column("timestamp", BigInt, nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("party_id", String(40), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+ACTIVE_STATUSES_SQL = "status <> 'superseded'"
+
+__all__ = [
+    "ACTIVE_STATUSES_SQL",
+    "cosignatures",
+    "checkpoints",
+    "event_parties",
+    "events",
+    "financings",
+    "freezes",
+    "holdings",
+    "idempotency_keys",
+    "metadata",
+    "offers",
+    "parties",
+    "settlement_payments",
+    "settlements",
+    "tree_nodes",
+    "tree_state",
+    "vouchers",
+]
