@@ -50,4 +50,3 @@ def issue_cny(
         obligor_has_overdue=False,
         new_id=new_id or id_factory(),
     )
-

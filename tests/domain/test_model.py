@@ -70,7 +70,7 @@ def test_tables_are_total() -> None:
 
 def test_holding_table_is_the_documented_one() -> None:
     s = HoldingStatus
-    assert HOLDING_TRANSITIONS == {
+    assert {
         s.LIVE: {s.SUPERSEDED, s.FROZEN},
         s.OFFERED: {s.LIVE, s.SUPERSEDED},
         s.ENCUMBERED: {s.LIVE, s.SUPERSEDED},
@@ -78,7 +78,7 @@ def test_holding_table_is_the_documented_one() -> None:
         s.OVERDUE: {s.SUPERSEDED, s.FROZEN},
         s.SETTLED: set(),
         s.SUPERSEDED: set(),
-    }
+    } == HOLDING_TRANSITIONS
     assert [str(x) for x in s] == [
         "live", "offered", "encumbered", "frozen", "overdue", "settled", "superseded",
     ]  # fmt: skip
@@ -131,7 +131,7 @@ def test_voucher_views() -> None:
     assert v.units == UnitRange(1, 100_000_000)
     assert v.face.to_str() == "1000000.00"
     assert holding(HoldingStatus.LIVE).amount_minor == 100
-    assert Role.FINANCIER == "financial_institution"
+    assert Role.FINANCIER.value == "financial_institution"
 
 
 def test_records_validate_themselves() -> None:

@@ -138,9 +138,7 @@ def test_allocate_worked_examples() -> None:
     assert allocate(1, [1, 1, 1]) == [1, 0, 0]
 
 
-@pytest.mark.parametrize(
-    ("total", "weights"), [(1, [0, 0]), (1, []), (-1, [1]), (5, [1, -1]), (5, [True])]
-)
+@pytest.mark.parametrize(("total", "weights"), [(1, [0, 0]), (1, []), (-1, [1]), (5, [1, -1]), (5, [True])])
 def test_allocate_refuses(total: int, weights: list[int]) -> None:
     with pytest.raises(InvalidAmount):
         allocate(total, weights)

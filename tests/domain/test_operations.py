@@ -64,6 +64,7 @@ from tierflow.domain import (
     settle,
     unfreeze,
 )
+
 from .cast import (
     BANK,
     CORE,
@@ -109,7 +110,9 @@ def test_core_co_issues_one_million_to_tier1() -> None:
     assert r.voucher.face == Money.parse("1000000.00", "CNY")
     assert r.voucher.status is VoucherStatus.ACTIVE and r.voucher.split_count == 0
     assert r.voucher.invoice_refs == ("INV-1", "INV-2")
-    assert r.holding == Holding("h1", "v1", UnitRange(1, 100_000_000), "tier1-ltd", 1, None, HoldingStatus.LIVE)
+    assert r.holding == Holding(
+        "h1", "v1", UnitRange(1, 100_000_000), "tier1-ltd", 1, None, HoldingStatus.LIVE
+    )
     assert r.warnings == ()
 
 
@@ -125,14 +128,19 @@ def test_issue_passes_on_tenor_warnings() -> None:
 
 @pytest.mark.parametrize(
     ("obligor", "holder", "error"),
-    [(CORE, CORE, SelfTransfer), (TIER2, TIER1, WrongRole), (CORE, BANK, WrongRole), (CORE, OPERATOR, WrongRole)],
+    [
+        (CORE, CORE, SelfTransfer),
+        (TIER2, TIER1, WrongRole),
+        (CORE, BANK, WrongRole),
+        (CORE, OPERATOR, WrongRole),
+    ],
 )
 def test_issue_roles(obligor, holder, error) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(error):
         issue(
-            voucher_id="v", obligor=obligor, first_holder=holder, face=Money(100, "CNY"), issue_date=ISSUE_DATE,
-            maturity=MATURITY, contract_ref="PO", invoice_refs=(), policy=POLICY, obligor_has_overdue=False,
-            new_id=id_factory(),
+            voucher_id="v", obligor=obligor, first_holder=holder, face=Money(100, "CNY"),
+            issue_date=ISSUE_DATE, maturity=MATURITY, contract_ref="PO", invoice_refs=(), policy=POLICY,
+            obligor_has_overdue=False, new_id=id_factory(),
         )  # fmt: skip
 
 
@@ -218,12 +226,16 @@ def test_tier_limit_reached_down_the_chain(new_id: NewId) -> None:
     v, h = r.voucher, r.holding
     chain = [TIER2, TIER3]
     for p in chain:
-        out = offer_transfer(v, h, actor=h.holder, recipient=p, units=1, today=TODAY, policy=policy, new_id=new_id)
+        out = offer_transfer(
+            v, h, actor=h.holder, recipient=p, units=1, today=TODAY, policy=policy, new_id=new_id
+        )
         assert out.voucher is not None
         v, h = out.voucher, accept_offer(out.created[0], actor=p.id)
     assert h.tier == 3
     with pytest.raises(TierLimitExceeded):
-        offer_transfer(v, h, actor=h.holder, recipient=TIER1, units=1, today=TODAY, policy=policy, new_id=new_id)
+        offer_transfer(
+            v, h, actor=h.holder, recipient=TIER1, units=1, today=TODAY, policy=policy, new_id=new_id
+        )
 
 
 def test_accept_and_return_refusals(new_id: NewId) -> None:
@@ -260,7 +272,9 @@ def test_tier1_finances_200000_with_city_bank(new_id: NewId) -> None:
     out = encumber(r.voucher, r.holding, actor="tier1-ltd", units=20_000_000, today=TODAY, policy=POLICY,
                    new_id=new_id)  # fmt: skip
     part, change = out.created
-    assert part == Holding("x1", "v1", UnitRange(1, 20_000_000), "tier1-ltd", 1, "h1", HoldingStatus.ENCUMBERED)
+    assert part == Holding(
+        "x1", "v1", UnitRange(1, 20_000_000), "tier1-ltd", 1, "h1", HoldingStatus.ENCUMBERED
+    )
     assert change.status is HoldingStatus.LIVE and change.units.start == 20_000_001
     assert out.voucher is not None and out.voucher.split_count == 1
     funded = fund(part, financier=BANK, new_id=new_id)
@@ -276,11 +290,15 @@ def test_financing_refusals(new_id: NewId) -> None:
     with pytest.raises(NotHolder):
         encumber(r.voucher, r.holding, actor="tier2-ltd", units=1, today=TODAY, policy=POLICY, new_id=new_id)
     with pytest.raises(AlreadyMatured):
-        encumber(r.voucher, r.holding, actor="tier1-ltd", units=1, today=MATURITY, policy=POLICY, new_id=new_id)
+        encumber(
+            r.voucher, r.holding, actor="tier1-ltd", units=1, today=MATURITY, policy=POLICY, new_id=new_id
+        )
     with pytest.raises(SplitLimitExceeded):
         encumber(r.voucher, r.holding, actor="tier1-ltd", units=1, today=TODAY, policy=Policy(split_limit=0),
                  new_id=new_id)  # fmt: skip
-    out = encumber(r.voucher, r.holding, actor="tier1-ltd", units=5, today=TODAY, policy=POLICY, new_id=new_id)
+    out = encumber(
+        r.voucher, r.holding, actor="tier1-ltd", units=5, today=TODAY, policy=POLICY, new_id=new_id
+    )
     part, change = out.created
     with pytest.raises(HoldingNotAvailable):
         encumber(r.voucher, part, actor="tier1-ltd", units=1, today=TODAY, policy=POLICY, new_id=new_id)
@@ -375,7 +393,9 @@ def test_a_short_payment_is_shared_pari_passu(new_id: NewId) -> None:
     # a later payment clears the arrears
     overdue = [h for h in res.outcome.created if h.status is HoldingStatus.OVERDUE]
     settled = [h for h in res.outcome.created if h.status is HoldingStatus.SETTLED]
-    again = settle(v, overdue, paid_minor=5, today=MATURITY + timedelta(days=30), new_id=new_id, others=settled)
+    again = settle(
+        v, overdue, paid_minor=5, today=MATURITY + timedelta(days=30), new_id=new_id, others=settled
+    )
     assert again.outcome.voucher is not None and again.outcome.voucher.status is VoucherStatus.SETTLED
 
 
@@ -418,7 +438,9 @@ def test_settlement_refusals(new_id: NewId) -> None:
     with pytest.raises(InvalidRange):
         settle(v, [h, h], paid_minor=0, today=MATURITY, new_id=new_id)
     with pytest.raises(InvalidRange):
-        settle(v, [h], paid_minor=0, today=MATURITY, new_id=new_id, others=[h.with_status(HoldingStatus.FROZEN)])
+        settle(
+            v, [h], paid_minor=0, today=MATURITY, new_id=new_id, others=[h.with_status(HoldingStatus.FROZEN)]
+        )
     with pytest.raises(HoldingNotAvailable):
         settle(v, [h], paid_minor=0, today=MATURITY, new_id=new_id,
                others=[h.with_status(HoldingStatus.SUPERSEDED)])  # fmt: skip
@@ -440,7 +462,9 @@ def test_every_error_code_is_reached() -> None:
     r = issue_cny("1.00")
     v, h = r.voucher, r.holding
     part = transfer(v, h, "tier2-ltd", 1, nid).created[0]
-    o = Offer("o", "v1", "p", "h1", "a", "b", 1, "t", (), datetime(2025, 1, 1, tzinfo=UTC), OfferStatus.PENDING)
+    o = Offer(
+        "o", "v1", "p", "h1", "a", "b", 1, "t", (), datetime(2025, 1, 1, tzinfo=UTC), OfferStatus.PENDING
+    )
 
     def iss(**kw: object) -> object:
         args: dict[str, object] = dict(
@@ -474,11 +498,19 @@ def test_every_error_code_is_reached() -> None:
         lambda: settle(v, [h], paid_minor=1000, today=MATURITY, new_id=nid),
         lambda: transfer(v, h, "tier1-ltd", 1, nid),
         lambda: transfer(v, h, "city-bank", 1, nid),
-        lambda: quote(Money(1, "CNY"), annual_rate=Decimal("0.5"), value_date=ISSUE_DATE, maturity=MATURITY,
-                      fee_minor=1),  # fmt: skip
+        lambda: quote(
+            Money(1, "CNY"), annual_rate=Decimal("0.5"), value_date=ISSUE_DATE, maturity=MATURITY, fee_minor=1
+        ),
     ]
     reached = {_raises(c) for c in cases}
     assert reached == set(ALL_ERRORS)
     # spot checks that the catalogue above means what it says
-    assert {InvalidAmount, UnknownCurrency, CurrencyMismatch, InvalidDate, FaceTooLarge, TenorTooLong} <= reached
+    assert {
+        InvalidAmount,
+        UnknownCurrency,
+        CurrencyMismatch,
+        InvalidDate,
+        FaceTooLarge,
+        TenorTooLong,
+    } <= reached
     assert {MaturityInPast, ObligorOverdue, NetProceedsNotPositive, InvalidTransition} <= reached

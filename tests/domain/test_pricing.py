@@ -77,9 +77,7 @@ def test_large_amounts_stay_exact() -> None:
 @pytest.mark.parametrize("rate", [Decimal("-0.01"), Decimal(1), Decimal("1.5"), Decimal("NaN")])
 def test_rate_must_be_below_one(rate: Decimal) -> None:
     with pytest.raises(InvalidAmount):
-        quote(
-            Money(100_000, "CNY"), annual_rate=rate, value_date=date(2025, 1, 1), maturity=date(2025, 2, 1)
-        )
+        quote(Money(100_000, "CNY"), annual_rate=rate, value_date=date(2025, 1, 1), maturity=date(2025, 2, 1))
 
 
 def test_float_rate_refused() -> None:
@@ -100,6 +98,17 @@ def test_quote_refusals() -> None:
             fee_minor=10_000,
         )
     with pytest.raises(InvalidAmount):
-        quote(Money(0, "CNY"), annual_rate=Decimal("0.03"), value_date=date(2025, 1, 1), maturity=date(2025, 2, 1))
+        quote(
+            Money(0, "CNY"),
+            annual_rate=Decimal("0.03"),
+            value_date=date(2025, 1, 1),
+            maturity=date(2025, 2, 1),
+        )
     with pytest.raises(InvalidAmount):
-        quote(amount, annual_rate=Decimal("0.03"), value_date=date(2025, 1, 1), maturity=date(2025, 2, 1), fee_minor=-1)
+        quote(
+            amount,
+            annual_rate=Decimal("0.03"),
+            value_date=date(2025, 1, 1),
+            maturity=date(2025, 2, 1),
+            fee_minor=-1,
+        )

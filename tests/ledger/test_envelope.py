@@ -89,7 +89,7 @@ def test_leaf_round_trip_and_strictness() -> None:
 
 def _registered(actor: str, party: str, key: SigningKey, signer: SigningKey | None = None) -> bytes:
     cmd = {
-        "kind": "party.registered",
+        "kind": "party.register",
         "actor": actor,
         "nonce": party,
         "issued_at": "2024-05-01T12:00:00Z",
@@ -97,7 +97,7 @@ def _registered(actor: str, party: str, key: SigningKey, signer: SigningKey | No
     }
     return build_leaf(
         event_id=party,
-        kind="party.registered",
+        kind="party.register",
         at="2024-05-01T12:00:00Z",
         command=cmd,
         signature=sign_command(cmd, signer or key),

@@ -80,12 +80,12 @@ def pub(key: SigningKey) -> str:
 def make_journal() -> tuple[Journal, dict[str, SigningKey]]:
     j = Journal()
     keys = {"op": SigningKey.generate(), "s1": SigningKey.generate()}
-    j.append("party.registered", "op", keys["op"], {"public_key": pub(keys["op"])}, {"party_id": "op"})
-    j.append("party.registered", "op", keys["s1"], {"public_key": pub(keys["s1"])}, {"party_id": "s1"})
+    j.append("party.register", "op", keys["op"], {"public_key": pub(keys["op"])}, {"party_id": "op"})
+    j.append("party.register", "op", keys["s1"], {"public_key": pub(keys["s1"])}, {"party_id": "s1"})
     for i in range(5):
         j.append("voucher.issue", "s1", keys["s1"], {"amount": f"{i}00.00"}, {"voucher": f"v{i}"})
     new_key = SigningKey.generate()
-    j.append("party.key_rotated", "s1", keys["s1"], {"public_key": pub(new_key)}, {})
+    j.append("party.rotate_key", "s1", keys["s1"], {"public_key": pub(new_key)}, {})
     keys["s1"] = new_key
     j.append("voucher.transfer", "s1", keys["s1"], {"to": "op", "units": "1-5"}, {})
     j.append("voucher.transfer", "op", keys["op"], {"to": "s1", "units": "1-2"}, {})
@@ -149,9 +149,9 @@ def test_old_key_after_rotation_rejected(tmp_path: Path) -> None:
     assert report.ok
     old = SigningKey.generate()
     j2 = Journal()
-    j2.append("party.registered", "op", keys["op"], {"public_key": pub(keys["op"])}, {"party_id": "op"})
-    j2.append("party.registered", "op", old, {"public_key": pub(old)}, {"party_id": "s1"})
-    j2.append("party.key_rotated", "s1", old, {"public_key": pub(keys["s1"])}, {})
+    j2.append("party.register", "op", keys["op"], {"public_key": pub(keys["op"])}, {"party_id": "op"})
+    j2.append("party.register", "op", old, {"public_key": pub(old)}, {"party_id": "s1"})
+    j2.append("party.rotate_key", "s1", old, {"public_key": pub(keys["s1"])}, {})
     j2.append("voucher.issue", "s1", old, {"amount": "1.00"}, {})
     report = verify_export(j2.export(tmp_path / "j2"))
     assert report.problems == ["entry 3: signature does not verify"]

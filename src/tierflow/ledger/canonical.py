@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Mapping
 from typing import Any, cast
 
 import rfc8785
 
-__all__ = ["b64d", "b64e", "canonical_json"]
+__all__ = ["b64d", "b64e", "canonical_json", "canonical_json_parsed", "parse_json"]
 
 
 def _reject_floats(obj: object, path: str) -> None:
@@ -35,6 +36,21 @@ def _reject_floats(obj: object, path: str) -> None:
 def canonical_json(obj: object) -> bytes:
     """Return the RFC 8785 canonical UTF-8 encoding of ``obj`` (floats raise ``TypeError``)."""
     _reject_floats(obj, "$")
+    result: bytes = rfc8785.dumps(cast(Any, obj))
+    return result
+
+
+def _no_floats(text: str) -> object:
+    raise ValueError(f"float {text} is not allowed")
+
+
+def parse_json(data: bytes) -> object:
+    """Decode UTF-8 JSON, refusing floats, NaN and Infinity (raises ``ValueError``)."""
+    return json.loads(data.decode("utf-8"), parse_float=_no_floats, parse_constant=_no_floats)
+
+
+def canonical_json_parsed(obj: object) -> bytes:
+    """``canonical_json`` for values returned by ``parse_json`` (already float-free)."""
     result: bytes = rfc8785.dumps(cast(Any, obj))
     return result
 

@@ -8,9 +8,9 @@ A *journal entry* wraps the command, its signature and the server's effects as
 those bytes are the Merkle leaf.  ``parse_leaf`` accepts only canonical bytes.
 
 Party keys live in the journal itself.  ``PartyKeys`` replays entries in order:
-``party.registered`` is signed by the new key (proof of possession) and adds
+``party.register`` is signed by the new key (proof of possession) and adds
 ``effects.party_id`` (the first one must be the genesis operator registering
-itself); ``party.key_rotated`` is signed by the actor's current key and
+itself); ``party.rotate_key`` is signed by the actor's current key and
 replaces it with ``body.public_key``; every other entry must verify under the
 actor's current key.
 """
@@ -18,17 +18,16 @@ actor's current key.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
-from tierflow.ledger.canonical import b64d, b64e, canonical_json
+from tierflow.ledger.canonical import b64d, b64e, canonical_json, canonical_json_parsed, parse_json
 
 __all__ = [
     "COMMAND_CONTEXT",
@@ -55,8 +54,8 @@ COMMAND_CONTEXT = b"tierflow/command/v1\n"
 COMMAND_FIELDS = frozenset({"kind", "actor", "nonce", "issued_at", "body"})
 ENTRY_FIELDS = frozenset({"v", "id", "kind", "at", "command", "signature", "effects"})
 ENTRY_VERSION = 1
-PARTY_REGISTERED = "party.registered"
-KEY_ROTATED = "party.key_rotated"
+PARTY_REGISTERED = "party.register"
+KEY_ROTATED = "party.rotate_key"
 
 _RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
 
@@ -132,8 +131,7 @@ def sign_command(command: Mapping[str, Any], signing_key: SigningKey) -> str:
     return b64e(signature)
 
 
-def verify_command(command: Mapping[str, Any], signature_b64: str, public_key: bytes) -> None:
-    """Raise ``SignatureError`` unless ``signature_b64`` is the key's signature of ``command``."""
+def _verify_signature(message: bytes, signature_b64: str, public_key: bytes) -> None:
     try:
         signature = b64d(signature_b64)
     except ValueError as exc:
@@ -143,13 +141,18 @@ def verify_command(command: Mapping[str, Any], signature_b64: str, public_key: b
     if not isinstance(public_key, bytes) or len(public_key) != 32:
         raise SignatureError("public key must be 32 bytes")
     try:
-        message = command_signing_bytes(command)
-    except EnvelopeError as exc:
-        raise SignatureError(f"command is malformed: {exc.reason}") from None
-    try:
         VerifyKey(public_key).verify(message, signature)
     except BadSignatureError:
         raise SignatureError("signature does not verify") from None
+
+
+def verify_command(command: Mapping[str, Any], signature_b64: str, public_key: bytes) -> None:
+    """Raise ``SignatureError`` unless ``signature_b64`` is the key's signature of ``command``."""
+    try:
+        message = command_signing_bytes(command)
+    except EnvelopeError as exc:
+        raise SignatureError(f"command is malformed: {exc.reason}") from None
+    _verify_signature(message, signature_b64, public_key)
 
 
 # --------------------------------------------------------------------------- journal entries
@@ -165,6 +168,12 @@ class Entry:
     signature: str
     effects: dict[str, Any]
     raw: bytes
+    command_bytes: bytes = field(default=b"", repr=False, compare=False)
+    """Canonical JSON of ``command`` (filled by ``parse_leaf``)."""
+
+    def signing_bytes(self) -> bytes:
+        """The bytes the actor signed: ``COMMAND_CONTEXT || canonical_json(command)``."""
+        return COMMAND_CONTEXT + (self.command_bytes or canonical_json(self.command))
 
 
 def build_leaf(
@@ -194,12 +203,24 @@ def build_leaf(
     )
 
 
+def _canonical_leaf(obj: dict[str, Any]) -> tuple[bytes, bytes]:
+    """Canonical bytes of the leaf and of its command, encoding the command only once."""
+    command_bytes = canonical_json_parsed(obj["command"])
+    members = [
+        canonical_json_parsed(key)
+        + b":"
+        + (command_bytes if key == "command" else canonical_json_parsed(obj[key]))
+        for key in sorted(obj)  # all keys are ASCII, so code-point order is RFC 8785 order
+    ]
+    return b"{" + b",".join(members) + b"}", command_bytes
+
+
 def parse_leaf(raw: bytes) -> Entry:
     """Strictly parse leaf bytes; raises ``EnvelopeError``."""
     try:
-        obj = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EnvelopeError(f"leaf is not JSON: {exc}") from None
+        obj = parse_json(raw)
+    except ValueError as exc:
+        raise EnvelopeError(f"leaf is not JSON without floats: {exc}") from None
     if not isinstance(obj, dict):
         raise EnvelopeError("leaf is not a JSON object")
     if set(obj) != ENTRY_FIELDS:
@@ -207,8 +228,8 @@ def parse_leaf(raw: bytes) -> Entry:
     if obj["v"] != ENTRY_VERSION or isinstance(obj["v"], bool):
         raise EnvelopeError(f"unsupported leaf version {obj['v']!r}")
     try:
-        canonical = canonical_json(obj)
-    except (TypeError, ValueError) as exc:
+        canonical, command_bytes = _canonical_leaf(obj)
+    except ValueError as exc:
         raise EnvelopeError(f"leaf is not canonical JSON: {exc}") from None
     if canonical != raw:
         raise EnvelopeError("leaf bytes are not in canonical form")
@@ -219,7 +240,15 @@ def parse_leaf(raw: bytes) -> Entry:
     if not isinstance(obj["effects"], dict):
         raise EnvelopeError("leaf effects must be a JSON object")
     return Entry(
-        obj["v"], obj["id"], obj["kind"], obj["at"], obj["command"], obj["signature"], obj["effects"], raw
+        obj["v"],
+        obj["id"],
+        obj["kind"],
+        obj["at"],
+        obj["command"],
+        obj["signature"],
+        obj["effects"],
+        raw,
+        command_bytes,
     )
 
 
@@ -256,21 +285,21 @@ class PartyKeys:
             self._register(entry, actor)
         elif entry.kind == KEY_ROTATED:
             new_key = _body_public_key(entry)
-            verify_command(entry.command, entry.signature, self.key_for(actor))
+            _verify_signature(entry.signing_bytes(), entry.signature, self.key_for(actor))
             self.keys[actor] = new_key
         else:
-            verify_command(entry.command, entry.signature, self.key_for(actor))
+            _verify_signature(entry.signing_bytes(), entry.signature, self.key_for(actor))
 
     def _register(self, entry: Entry, actor: str) -> None:
         party_id = entry.effects.get("party_id")
         if not isinstance(party_id, str) or not party_id:
-            raise SignatureError("party.registered entry lacks effects.party_id")
+            raise SignatureError("party.register entry lacks effects.party_id")
         if party_id in self.keys:
             raise SignatureError(f"party {party_id!r} is already registered")
         if not self.keys and actor != party_id:
-            raise SignatureError("the first party.registered entry must be the operator registering itself")
+            raise SignatureError("the first party.register entry must be the operator registering itself")
         if self.keys:
             self.key_for(actor)
         new_key = _body_public_key(entry)
-        verify_command(entry.command, entry.signature, new_key)
+        _verify_signature(entry.signing_bytes(), entry.signature, new_key)
         self.keys[party_id] = new_key

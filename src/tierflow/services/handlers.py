@@ -123,7 +123,7 @@ def _store(ctx: Context, outcome: ops.Outcome, voucher_before: Voucher | None = 
     ctx.repo.add_holdings(outcome.created, ctx.event_id)
     for holding in outcome.updated:
         ctx.repo.set_holding_status(holding, ctx.event_id)
-    if voucher_before is None or outcome.voucher != voucher_before:
+    if outcome.voucher is not None and outcome.voucher != voucher_before:
         ctx.repo.update_voucher(outcome.voucher)
 
 
@@ -234,7 +234,11 @@ def settle_voucher(ctx: Context) -> Result:
         (h for h in holdings.values() if h.status in (HoldingStatus.LIVE, HoldingStatus.OVERDUE)),
         key=lambda h: h.units.start,
     )
-    settled = ops.settle(voucher, payable, paid_minor=paid.minor, today=ctx.today, new_id=ctx.ids.holding_ids)
+    others = [h for h in holdings.values() if h.status not in (HoldingStatus.LIVE, HoldingStatus.OVERDUE)]
+    settled = ops.settle(
+        voucher, payable, paid_minor=paid.minor, today=ctx.today, new_id=ctx.ids.holding_ids, others=others
+    )
+    assert settled.outcome.voucher is not None
     _store(ctx, settled.outcome, voucher)
     settlement_id = ctx.ids.one("stl")
     payments = tuple((p.holding_id, p.holder, p.amount_minor) for p in settled.payments)
