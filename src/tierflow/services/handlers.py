@@ -540,7 +540,8 @@ def freeze_holding(ctx: Context) -> Result:
     reason = c.text(ctx.body, "reason", max_len=1000)
     outcome = ops.freeze(voucher, holding, sub, new_id=ctx.ids.holding_ids)
     _store(ctx, outcome, voucher)
-    frozen = next(h for h in outcome.created if h.status is HoldingStatus.FROZEN)
+    # Freezing a whole holding changes it in place (``updated``); a part is carved out (``created``).
+    frozen = next(h for h in (*outcome.created, *outcome.updated) if h.status is HoldingStatus.FROZEN)
     freeze_id = ctx.ids.one("frz")
     ctx.repo.add_freeze(
         FreezeRecord(id=freeze_id, voucher_id=voucher.id, holding_id=frozen.id, reason=reason, status="active"),

@@ -34,7 +34,7 @@ from tierflow.services.errors import (
 )
 from tierflow.services.handlers import HANDLERS, Context
 from tierflow.services.ids import IdFactory, new_event_id
-from tierflow.services.ports import EventRecord, StoredAnswer, UnitOfWork, UnitOfWorkFactory
+from tierflow.services.ports import EventRecord, Repository, StoredAnswer, UnitOfWork, UnitOfWorkFactory
 
 Clock = Callable[[], datetime]
 
@@ -161,7 +161,9 @@ class LedgerService:
         self, uow: UnitOfWork, command: Mapping[str, Any], signature: str, event_id: str, at: datetime
     ) -> Accepted:
         """Re-executes a journalled command with its recorded id and time (used by the replay check)."""
-        item = self._prepare(Submission(SignedCommand(command, signature)), fresh=False)
+        # The actor is read through the caller's transaction: a second connection would not see parties
+        # registered earlier in it, and on SQLite it would wait for the caller's write lock.
+        item = self._prepare(Submission(SignedCommand(command, signature)), fresh=False, repo=uow.repo)
         if item.error is not None:
             raise item.error
         with uow.savepoint():
@@ -169,7 +171,9 @@ class LedgerService:
 
     # --- steps ----------------------------------------------------------------------------------------
 
-    def _prepare(self, submission: Submission, *, fresh: bool = True) -> _Prepared:
+    def _prepare(
+        self, submission: Submission, *, fresh: bool = True, repo: Repository | None = None
+    ) -> _Prepared:
         signed = submission.signed
         try:
             issued_at = check_envelope(signed.command)
@@ -181,7 +185,7 @@ class LedgerService:
                         f"at most {int(self._max_skew.total_seconds())} s is allowed.",
                         field="issued_at",
                     )
-            actor = self._party(signed.actor)
+            actor = self._party(signed.actor) if repo is None else repo.get_party(signed.actor)
             if submission.authenticated is not None and submission.authenticated.id != signed.actor:
                 raise ActorMismatch("The command's actor is not the authenticated party.", actor=signed.actor)
             key = self._signing_key(signed, actor)
@@ -239,7 +243,8 @@ class LedgerService:
             raise UnknownParty(f"No party {signed.actor!r} is registered.", party=signed.actor)
         if item.actor is None and repo.operator() is not None:
             raise NotAuthorised("Parties are registered by the platform operator.")
-        moment = at or self.clock()
+        # Normalised to UTC: the journal records UTC, so a replay sees the same instant, date and ids.
+        moment = (at or self.clock()).astimezone(UTC)
         eid = event_id or new_event_id(int(moment.timestamp() * 1000))
         ctx = Context(
             repo=repo,

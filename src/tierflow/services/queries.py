@@ -47,6 +47,7 @@ class ReadModel(Protocol):
     def financings(self, *, party: str | None, status: str | None, limit: int, after: str | None) -> Page: ...
     def settlements(self, voucher_id: str) -> list[dict[str, Any]]: ...
     def event(self, event_id: str) -> dict[str, Any] | None: ...
+    def event_concerns(self, event_id: str) -> set[str]: ...
 
 
 class QueryService:
@@ -152,6 +153,15 @@ class QueryService:
     def financings(self, viewer: Party, *, status: str | None, limit: int, after: str | None) -> Page:
         party = None if self._all(viewer) else viewer.id
         return self._read.financings(party=party, status=status, limit=limit, after=after)
+
+
+    # journal ------------------------------------------------------------------------------------------
+
+    def event(self, viewer: Party, event_id: str) -> dict[str, Any]:
+        found = self._read.event(event_id)
+        if found is None or not (self._all(viewer) or viewer.id in self._read.event_concerns(event_id)):
+            raise NotFound(f"No journal entry {event_id!r} concerning you.", event_id=event_id)
+        return found
 
 
 def hops(chain: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

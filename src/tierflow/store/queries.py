@@ -325,6 +325,10 @@ class SqlReadModel:
             "leaf": base64.b64encode(bytes(row.leaf)).decode(),
         }
 
+    def event_concerns(self, event_id: str) -> set[str]:
+        p = t.event_parties.c
+        return {r.party_id for r in self._rows(select(p.party_id).where(p.event_id == event_id))}
+
 
 def _party(row: Any) -> dict[str, Any]:
     return {

@@ -428,6 +428,9 @@ class SqlRepository:
             )
         )
 
+    def count_vouchers(self) -> int:
+        return self.count(t.vouchers)
+
     def count(self, table: Any) -> int:
         return int(self.conn.execute(select(func.count()).select_from(table)).scalar_one())
 

@@ -25,7 +25,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
     text,
 )
 
@@ -248,8 +247,8 @@ ACTIVE_STATUSES_SQL = "status <> 'superseded'"
 
 __all__ = [
     "ACTIVE_STATUSES_SQL",
-    "cosignatures",
     "checkpoints",
+    "cosignatures",
     "event_parties",
     "events",
     "financings",

@@ -1,0 +1,56 @@
+"""The server's background duties: integrate new journal entries and sign checkpoints every interval,
+and expire transfer offers whose time has passed (signed by the operator's key, like any command)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from tierflow.bootstrap import Platform
+from tierflow.domain.errors import DomainError
+from tierflow.services.ledger import rfc3339
+
+log = logging.getLogger("tierflow.background")
+
+
+def expire_offers(platform: Platform, limit: int = 200) -> int:
+    with platform.uow() as uow:
+        due = uow.repo.expired_offer_ids(rfc3339(platform.clock()), limit)
+    done = 0
+    for offer_id in due:
+        command = platform.operator.command("transfer.expire", {"offer_id": offer_id}, now=platform.clock)
+        try:
+            platform.ledger.submit(command)
+            done += 1
+        except DomainError as error:  # already resolved by its recipient meanwhile
+            log.info("offer %s not expired: %s", offer_id, error.code)
+    return done
+
+
+class Background:
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="integrator", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        interval = self._platform.settings.integrate_interval_ms / 1000
+        batch = self._platform.settings.integrate_batch
+        ticks = 0
+        while not self._stop.wait(interval):
+            try:
+                self._platform.journal.integrate_all(batch)
+                ticks += 1
+                if ticks % 50 == 0:
+                    expire_offers(self._platform)
+            except Exception:  # keep serving; the next tick retries
+                log.exception("background integration failed")

@@ -1,0 +1,215 @@
+"""The ``tierflow`` command: a thin layer over the services.
+
+``serve`` runs the API; ``demo`` fills the database with a realistic multi-tier supply chain; ``export``
+writes the journal and the latest checkpoint to files; ``verify`` checks an export offline. Every command
+reads the database named by ``TIERFLOW_DATABASE_URL``; ``--json`` prints one JSON object for scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tierflow.bootstrap import ConfigurationError, Platform, open_platform
+from tierflow.config import Settings
+
+app = typer.Typer(
+    help="tierflow: multi-tier supply-chain finance on a signed, provable journal.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+admin = typer.Typer(help="Administration: tokens.", no_args_is_help=True)
+app.add_typer(admin, name="admin")
+console = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object (for scripts).")]
+
+
+def _fail(message: str, hint: str = "") -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    if hint:
+        console.print(f"[dim]hint:[/] {hint}")
+    raise typer.Exit(2)
+
+
+def _open(settings: Settings | None = None, **kwargs: Any) -> Platform:
+    settings = settings or Settings()
+    try:
+        return open_platform(settings, **kwargs)
+    except ConfigurationError as error:
+        _fail(str(error))
+    except Exception as error:  # database unreachable, bad URL ...
+        _fail(f"cannot open the database {settings.database_url!r}: {error}",
+              "check TIERFLOW_DATABASE_URL (a SQLAlchemy URL such as sqlite:///var/tierflow.db)")
+    raise AssertionError("unreachable")
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=False)
+
+
+@app.command()
+def demo(
+    cores: Annotated[int, typer.Option(min=1, max=50, help="Core enterprises.")] = 3,
+    suppliers: Annotated[int, typer.Option(min=22, max=5000, help="Suppliers, spread over the tiers.")] = 300,
+    banks: Annotated[int, typer.Option(min=1, max=20, help="Financial institutions.")] = 3,
+    tiers: Annotated[int, typer.Option(min=2, max=11, help="Supplier tiers.")] = 11,
+    vouchers: Annotated[int, typer.Option(min=1, max=2000, help="Vouchers in the first wave.")] = 24,
+    steps: Annotated[int, typer.Option(min=10, max=200000, help="Random splits, transfers, financings.")] = 1500,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed builds the same chain.")] = 7,
+    json_out: JsonFlag = False,
+) -> None:
+    """Build a realistic multi-tier supply chain, circulate vouchers, settle at maturity, print a summary."""
+    from tierflow.demo import SimulatedClock, demo_start, run_demo
+
+    settings = Settings()
+    clock = SimulatedClock(demo_start())
+    platform = _open(settings, clock=clock)
+    with platform.uow() as uow:
+        if uow.repo.count_vouchers() > 0:
+            _fail("this database already holds vouchers; the demo needs a fresh one",
+                  "point TIERFLOW_DATABASE_URL at a new database, or delete the SQLite file")
+    with _progress() as progress:
+        task = progress.add_task("registering parties", total=steps)
+        def advance(n: int) -> None:
+            progress.update(task, advance=n, description="circulating vouchers")
+        summary, members = run_demo(platform, clock, cores=cores, suppliers=suppliers, banks=banks, tiers=tiers,
+                                    vouchers=vouchers, steps=steps, seed=seed, progress=advance)
+    credentials = _write_credentials(platform, members)
+    result = {**summary.as_json(), "database": settings.database_url, "credentials_file": str(credentials)}
+    if json_out:
+        print(json.dumps(result, indent=2))
+    else:
+        table = Table(title="tierflow demo", show_header=False)
+        for key, value in result.items():
+            table.add_row(key.replace("_", " "), json.dumps(value) if isinstance(value, dict) else str(value))
+        Console().print(table)
+    platform.close()
+
+
+def _write_credentials(platform: Platform, members: list[Any]) -> Path:
+    """Demo credentials: each party's id, token and signing seed, so a newcomer can call the API."""
+    out = []
+    for member in members:
+        out.append({"party_id": member.id, "name": member.name, "role": member.role,
+                    "token": platform.access.issue_token(member.id), "signing_seed": member.key.seed_b64})
+    path = Path(platform.settings.data_dir) / "demo-credentials.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    path.chmod(0o600)
+    return path
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    with_demo: Annotated[bool, typer.Option("--demo", help="Fill an empty database with the demo first.")] = False,
+) -> None:
+    """Serve the REST API (OpenAPI at /openapi.json, interactive docs at /docs)."""
+    import uvicorn
+
+    from tierflow.api import create_app
+
+    settings = Settings()
+    platform = _open(settings)
+    with platform.uow() as uow:
+        empty = uow.repo.count_vouchers() == 0
+    if with_demo and empty:
+        platform.close()
+        demo(cores=3, suppliers=300, banks=3, tiers=11, vouchers=24, steps=1500, seed=7, json_out=False)
+        platform = _open(settings)
+    token_file = Path(settings.data_dir) / "operator.token"
+    console.print(f"[bold]tierflow[/] on http://{host}:{port}  database: {settings.database_url}")
+    if token_file.exists():
+        console.print(f"operator token: {token_file}")
+    if with_demo:
+        console.print(f"demo credentials: {Path(settings.data_dir) / 'demo-credentials.json'}")
+    uvicorn.run(create_app(platform), host=host, port=port, log_level="info")
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write.")] = Path("export"),
+    json_out: JsonFlag = False,
+) -> None:
+    """Write the journal (journal.jsonl), the latest checkpoint and the verifier keys to a folder."""
+    from tierflow.exporting import export_journal
+
+    platform = _open()
+    platform.journal.integrate_all()
+    with _progress() as progress:
+        task = progress.add_task("exporting entries", total=None)
+        result = export_journal(platform, out, on_progress=lambda n: progress.update(task, advance=n))
+    platform.close()
+    if json_out:
+        print(json.dumps(result, indent=2))
+    else:
+        console.print(f"exported {result['tree_size']} entries and the checkpoint to {out}/")
+
+
+@app.command()
+def verify(
+    folder: Annotated[Path, typer.Argument(help="A folder written by 'tierflow export'.")],
+    receipt: Annotated[Path | None, typer.Option(help="Also check one inclusion receipt (JSON).")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Verify an export offline: the tree, the checkpoint signature and cosignatures, every event signature."""
+    from tierflow.ledger.verify import verify_export, verify_receipt
+
+    if not (folder / "journal.jsonl").exists():
+        _fail(f"{folder} holds no journal.jsonl", "run 'tierflow export --out FOLDER' first")
+    total = sum(1 for _ in (folder / "journal.jsonl").open())
+    with _progress() as progress:
+        task = progress.add_task("verifying entries", total=total)
+        report = verify_export(folder, on_progress=lambda n: progress.update(task, completed=n))
+    problems = list(report.problems)
+    if receipt is not None:
+        try:
+            verify_receipt(json.loads(receipt.read_text()), (folder / "checkpoint.txt").read_text(),
+                           (folder / "platform.vkey").read_text().strip())
+        except Exception as error:
+            problems.append(f"receipt {receipt}: {error}")
+    ok = report.ok and not problems
+    result = {
+        "ok": ok, "tree_size": report.tree_size, "root": report.root_b64, "entries_checked": report.entries_checked,
+        "cosignatures": [c.__dict__ for c in report.cosignatures], "problems": problems,
+    }
+    if json_out:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        colour = "green" if ok else "red"
+        Console().print(f"[{colour}]{'OK' if ok else 'FAILED'}[/]: {report.entries_checked} entries, tree size "
+                        f"{report.tree_size}, root {report.root_b64}")
+        for cos in report.cosignatures:
+            Console().print(f"  cosignature {cos.name}: {cos.status}")
+        for problem in problems:
+            Console().print(f"  [red]problem:[/] {problem}")
+    if not ok:
+        raise typer.Exit(1)
+
+
+@admin.command("token")
+def token(party_id: Annotated[str, typer.Argument(help="The party's id (pty_...).")]) -> None:
+    """Issue a new API token for a party (the old one stops working)."""
+    platform = _open()
+    with platform.uow() as uow:
+        if uow.repo.get_party(party_id) is None:
+            _fail(f"no party {party_id!r}", "list parties with GET /v1/parties")
+    print(platform.access.issue_token(party_id))
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

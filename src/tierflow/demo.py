@@ -1,0 +1,299 @@
+"""A realistic demo supply chain, built through the same service layer as every other client.
+
+A few core enterprises, hundreds of suppliers arranged in tiers 1..11 (each supplier sells to a few
+customers one tier below it), a few banks. Time is simulated: the first vouchers are issued about four
+months ago and settled at maturity (one obligor pays only part, so some units go overdue); a second wave
+issued recently is still circulating, so the platform opens with live holdings, offers and financing
+requests. Random choices come from a seeded generator: the same seed builds the same chain.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tierflow.bootstrap import Platform
+from tierflow.client import PartyKey
+from tierflow.domain.errors import DomainError
+from tierflow.domain.money import Money
+from tierflow.ledger.checkpoint import Checkpoint
+from tierflow.ledger.cosignature import cosign
+
+SUPPLIER_NAMES = ("Precision", "Huaxin", "Evergreen", "Pearl River", "Jade", "Zhongtian", "Sunrise", "Golden",
+                  "Yangtze", "Harbor", "Summit", "Lotus", "Dragon Gate", "Silk Road", "Bluesky", "Kunlun")
+GOODS = ("Components", "Castings", "Plastics", "Electronics", "Logistics", "Packaging", "Textiles", "Metals",
+         "Chemicals", "Machinery", "Cables", "Glass")
+CORES = ("Northwind Motors", "Eastern Grid Equipment", "Pacific Appliances", "Great Wall Construction")
+BANKS = ("First Commercial Bank", "Harbour Factoring", "Merchants Trade Finance", "Coastal Credit Bank")
+
+
+class SimulatedClock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@dataclass
+class Member:
+    name: str
+    role: str
+    key: PartyKey
+    tier: int = 0
+    suppliers: list[Member] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.key.party_id
+
+
+@dataclass
+class DemoSummary:
+    parties: dict[str, int] = field(default_factory=dict)
+    vouchers: int = 0
+    face_issued: int = 0
+    transfers_offered: int = 0
+    transfers_accepted: int = 0
+    transfers_rejected: int = 0
+    financings_funded: int = 0
+    financings_declined: int = 0
+    financed_net: int = 0
+    settlements: int = 0
+    paid: int = 0
+    overdue: int = 0
+    deepest_tier: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    journal_size: int = 0
+    cosignatures: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        cny = lambda minor: Money(minor, "CNY").to_str()  # noqa: E731
+        return {
+            "parties": self.parties,
+            "vouchers": self.vouchers,
+            "face_issued": cny(self.face_issued),
+            "transfers": {"offered": self.transfers_offered, "accepted": self.transfers_accepted,
+                          "rejected": self.transfers_rejected},
+            "financings": {"funded": self.financings_funded, "declined": self.financings_declined,
+                           "net_proceeds": cny(self.financed_net)},
+            "settlements": {"count": self.settlements, "paid": cny(self.paid), "overdue": cny(self.overdue)},
+            "deepest_tier": self.deepest_tier,
+            "refused_by_rules": self.refused,
+            "journal_size": self.journal_size,
+            "checkpoint_cosignatures": self.cosignatures,
+        }
+
+
+class DemoBuilder:
+    def __init__(self, platform: Platform, clock: SimulatedClock, *, seed: int = 7) -> None:
+        self.p = platform
+        self.clock = clock
+        self.rng = random.Random(seed)
+        self.summary = DemoSummary()
+        self.members: list[Member] = []
+
+    # --- parties ----------------------------------------------------------------------------------------
+
+    def register(self, name: str, role: str, tier: int = 0) -> Member:
+        key = PartyKey.from_seed(self.rng.randbytes(32))
+        self.p.ledger.submit(key.registration(name=name, role=role, operator_id=self.p.operator.party_id,
+                                              now=self.clock))
+        member = Member(name, role, key, tier)
+        self.members.append(member)
+        self.summary.parties[role] = self.summary.parties.get(role, 0) + 1
+        return member
+
+    def build_parties(self, cores: int, suppliers: int, banks: int, tiers: int) -> None:
+        self.cores = [self.register(CORES[i % len(CORES)] + ("" if i < len(CORES) else f" {i}"), "core_enterprise")
+                      for i in range(cores)]
+        self.banks = [self.register(BANKS[i % len(BANKS)] + ("" if i < len(BANKS) else f" {i}"),
+                                    "financial_institution") for i in range(banks)]
+        per_tier = self._tier_sizes(suppliers, tiers)
+        self.tiers: list[list[Member]] = []
+        n = 0
+        for tier, count in enumerate(per_tier, start=1):
+            layer = []
+            for _ in range(count):
+                n += 1
+                name = f"{self.rng.choice(SUPPLIER_NAMES)} {self.rng.choice(GOODS)} Co. {n:03d}"
+                layer.append(self.register(name, "supplier", tier))
+            self.tiers.append(layer)
+        for upper, lower in zip(self.tiers, self.tiers[1:], strict=False):
+            for customer in upper:
+                customer.suppliers = self.rng.sample(lower, k=min(len(lower), 3))
+
+    @staticmethod
+    def _tier_sizes(total: int, tiers: int) -> list[int]:
+        weights = [max(1.0, 1.6 ** min(t, 5)) for t in range(tiers)]  # wider in the middle tiers
+        scale = total / sum(weights)
+        sizes = [max(2, int(w * scale)) for w in weights]
+        sizes[-1] += total - sum(sizes)
+        return [max(2, s) for s in sizes]
+
+    # --- operations -------------------------------------------------------------------------------------
+
+    def _do(self, who: Member, kind: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            return dict(self.p.ledger.submit(who.key.command(kind, body, now=self.clock)).effects)
+        except DomainError as error:
+            self.summary.refused[error.code] = self.summary.refused.get(error.code, 0) + 1
+            return None
+
+    def issue_wave(self, vouchers: int, tenor_days: tuple[int, int]) -> list[tuple[Member, str, int]]:
+        issued = []
+        for i in range(vouchers):
+            core = self.rng.choice(self.cores)
+            holder = self.rng.choice(self.tiers[0])
+            face = self.rng.randrange(50_000, 5_000_000) * 100  # CNY 50k .. 5m, in fen
+            maturity = (self.clock.now + timedelta(days=self.rng.randint(*tenor_days))).date()
+            effects = self._do(core, "voucher.issue", {
+                "first_holder": holder.id, "amount": Money(face, "CNY").to_str(), "currency": "CNY",
+                "maturity": maturity.isoformat(), "contract_ref": f"PO-{core.name.split()[0].upper()}-{i + 1:05d}",
+                "invoice_refs": [f"{self.rng.randrange(10**19, 10**20)}"],
+            })
+            if effects:
+                self.summary.vouchers += 1
+                self.summary.face_issued += face
+                issued.append((holder, str(effects["holding_id"]), face))
+        return issued
+
+    def circulate(
+        self, steps: int, progress: Callable[[int], None], *, leave_open: bool = False, pace_minutes: int = 90
+    ) -> None:
+        """Random splits, transfers and financings over the current live holdings."""
+        for step in range(steps):
+            self.clock.advance(timedelta(minutes=self.rng.randint(1, pace_minutes)))
+            holdings = self._live_supplier_holdings()
+            if holdings:
+                holder, holding = self.rng.choice(holdings)
+                if holder.suppliers and self.rng.random() < 0.8:
+                    self._transfer(holder, holding, leave_open and step > steps * 0.9)
+                else:
+                    self._finance(holder, holding, leave_open and step > steps * 0.9)
+            progress(1)
+
+    def _live_supplier_holdings(self) -> list[tuple[Member, dict[str, Any]]]:
+        by_id = {m.id: m for m in self.members if m.role == "supplier"}
+        holder = self.rng.choice(list(by_id.values()))
+        page = self.p.queries.holdings(_operator(self.p), voucher_id=None, status="live", limit=500, after=None)
+        items = [(by_id[h["holder"]], h) for h in page.items if h["holder"] in by_id]
+        mine = [(m, h) for m, h in items if m.id == holder.id]
+        return mine or items
+
+    def _transfer(self, holder: Member, holding: dict[str, Any], leave_open: bool) -> None:
+        supplier = self.rng.choice(holder.suppliers)
+        units = holding["units"]["end"] - holding["units"]["start"] + 1
+        amount = units if units < 100 or self.rng.random() < 0.2 else self.rng.randrange(1, units)
+        effects = self._do(holder, "transfer.offer", {
+            "holding_id": holding["id"], "recipient": supplier.id, "amount": Money(amount, "CNY").to_str(),
+            "currency": "CNY", "trade_ref": f"SC-{holder.id[-4:]}-{supplier.id[-4:]}-{self.rng.randrange(10**4)}",
+            "invoice_refs": [f"{self.rng.randrange(10**19, 10**20)}"],
+        })
+        if not effects:
+            return
+        self.summary.transfers_offered += 1
+        if leave_open:
+            return
+        if self.rng.random() < 0.92:
+            if self._do(supplier, "transfer.accept", {"offer_id": effects["offer_id"]}):
+                self.summary.transfers_accepted += 1
+                self.summary.deepest_tier = max(self.summary.deepest_tier, holding["tier"] + 1)
+        elif self._do(supplier, "transfer.reject", {"offer_id": effects["offer_id"], "reason": "price terms"}):
+            self.summary.transfers_rejected += 1
+
+    def _finance(self, holder: Member, holding: dict[str, Any], leave_open: bool) -> None:
+        bank = self.rng.choice(self.banks)
+        units = holding["units"]["end"] - holding["units"]["start"] + 1
+        amount = units if units < 100 else self.rng.randrange(units // 2, units + 1)
+        rate = f"0.0{self.rng.randint(28, 55)}"
+        effects = self._do(holder, "financing.request", {
+            "holding_id": holding["id"], "financier": bank.id, "amount": Money(amount, "CNY").to_str(),
+            "currency": "CNY", "annual_rate": rate, "fee": "200.00",
+        })
+        if not effects or leave_open:
+            return
+        if self.rng.random() < 0.85:
+            funded = self._do(bank, "financing.fund", {"financing_id": effects["financing_id"]})
+            if funded:
+                self.summary.financings_funded += 1
+                self.summary.financed_net += Money.parse(funded["quote"]["net"], "CNY").minor
+        elif self._do(bank, "financing.decline", {"financing_id": effects["financing_id"], "reason": "limits"}):
+            self.summary.financings_declined += 1
+
+    def settle_all(self, partial_obligor: Member | None) -> None:
+        page = self.p.queries.vouchers(_operator(self.p), limit=500, after=None)
+        for voucher in page.items:
+            if voucher["status"] != "active" or voucher["maturity"] > self.clock.now.date().isoformat():
+                continue
+            obligor = next(m for m in self.cores if m.id == voucher["obligor"])
+            face = Money.parse(voucher["face"]["amount"], "CNY").minor
+            paid = face if obligor is not partial_obligor else face * 7 // 10
+            effects = self._do(obligor, "voucher.settle", {
+                "voucher_id": voucher["id"], "amount": Money(paid, "CNY").to_str(), "currency": "CNY"})
+            if effects:
+                self.summary.settlements += 1
+                self.summary.paid += paid
+                self.summary.overdue += Money.parse(effects["overdue"], "CNY").minor
+
+    def witness(self) -> None:
+        """Every bank cosigns the latest checkpoint, as a witness would."""
+        self.p.journal.integrate_all()
+        record = self.p.journal.publish_checkpoint()
+        if record is None:
+            return
+        checkpoint = Checkpoint(self.p.journal.origin, record.size, record.root)
+        for bank in self.banks:
+            line = cosign(checkpoint, bank.id, bank.key.signing_key, int(self.clock.now.timestamp()))
+            self.p.journal.add_cosignature(_party(self.p, bank.id), record.size, line)
+            self.summary.cosignatures += 1
+        self.summary.journal_size = record.size
+
+
+def _operator(platform: Platform) -> Any:
+    return _party(platform, platform.operator.party_id)
+
+
+def _party(platform: Platform, party_id: str) -> Any:
+    with platform.uow() as uow:
+        return uow.repo.get_party(party_id)
+
+
+def demo_start(now: datetime | None = None) -> datetime:
+    today = (now or datetime.now(UTC)).replace(hour=9, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=130)
+
+
+def run_demo(
+    platform: Platform,
+    clock: SimulatedClock,
+    *,
+    cores: int = 3,
+    suppliers: int = 300,
+    banks: int = 3,
+    tiers: int = 11,
+    vouchers: int = 24,
+    steps: int = 1500,
+    seed: int = 7,
+    progress: Callable[[int], None] = lambda _: None,
+) -> tuple[DemoSummary, list[Member]]:
+    builder = DemoBuilder(platform, clock, seed=seed)
+    builder.build_parties(cores, suppliers, banks, tiers)
+    progress(0)
+    # Wave 1: issued ~4 months ago, matures within ~3 months, settled at maturity.
+    builder.issue_wave(vouchers, (60, 100))
+    builder.circulate(steps * 2 // 3, progress)
+    clock.now = max(clock.now, demo_start() + timedelta(days=101))
+    builder.settle_all(partial_obligor=builder.cores[-1] if len(builder.cores) > 1 else None)
+    # Wave 2: issued in the last days, still circulating; the last steps leave offers and requests open.
+    clock.now = max(clock.now, datetime.now(UTC) - timedelta(days=10))
+    builder.issue_wave(max(2, vouchers // 2), (90, 180))
+    builder.circulate(steps - steps * 2 // 3, progress, leave_open=True, pace_minutes=20)
+    builder.witness()
+    return builder.summary, builder.members
