@@ -23,6 +23,9 @@ from tierflow.api.routes_ledger import router as ledger_router
 from tierflow.bootstrap import Platform
 
 
+ROUTERS = (ledger_router, journal_router)
+
+
 def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     committer = GroupCommitter(platform.ledger, max_batch=platform.settings.commit_batch)
     worker = Background(platform)
@@ -48,6 +51,6 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     app.state.platform = platform
     app.state.committer = committer
     problems.install(app)
-    app.include_router(ledger_router)
-    app.include_router(journal_router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

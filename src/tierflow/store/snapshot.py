@@ -9,11 +9,12 @@ outside the journal, not state the journal rebuilds.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, Table, select
 
 from tierflow.domain.rules import Policy
+from tierflow.services.ports import UnitOfWorkFactory
 from tierflow.services.replay import ReplayReport, replay_journal
 from tierflow.store import schema as t
 from tierflow.store.migrate import upgrade
@@ -30,6 +31,8 @@ PROJECTIONS: tuple[Table, ...] = (
     t.freezes,
 )
 
+Snapshot = dict[str, list[tuple[Any, ...]]]
+
 # Columns that are not part of the replayed state.
 EXCLUDED: dict[str, frozenset[str]] = {"parties": frozenset({"token_hash"})}
 
@@ -40,9 +43,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+def snapshot(engine: Engine) -> Snapshot:
     """Every projection table's rows (``token_hash`` left out), sorted by primary key."""
-    out: dict[str, list[tuple[Any, ...]]] = {}
+    out: Snapshot = {}
     with engine.connect() as conn:
         for table in PROJECTIONS:
             skip = EXCLUDED.get(table.name, frozenset())
@@ -52,7 +55,7 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-def snapshot_diff(left: dict[str, list[tuple[Any, ...]]], right: dict[str, list[tuple[Any, ...]]]) -> list[str]:
+def snapshot_diff(left: Snapshot, right: Snapshot) -> list[str]:
     """Human-readable differences between two snapshots (empty when equal)."""
     lines: list[str] = []
     for name in sorted(set(left) | set(right)):
@@ -82,4 +85,6 @@ def event_count(engine: Engine) -> int:
 def rebuild(engine: Engine, leaves: Iterable[bytes], *, policy: Policy | None = None) -> ReplayReport:
     """Migrates the (empty) database behind ``engine`` and replays ``leaves`` into it."""
     upgrade(engine)
-    return replay_journal(leaves, SqlUnitOfWorkFactory(engine), policy=policy)
+    # The cast: ``SqlUnitOfWork.repo`` is a ``SqlRepository``, which mypy will not match against the port's
+    # mutable ``repo: Repository`` attribute (the same holds in the composition root).
+    return replay_journal(leaves, cast(UnitOfWorkFactory, SqlUnitOfWorkFactory(engine)), policy=policy)

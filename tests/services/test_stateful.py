@@ -1,0 +1,235 @@
+"""Random sequences of commands through the service layer (SQLite), checked against the database.
+
+After every step: each voucher's current holdings partition ``[1, N]``, every current holding's provenance
+runs up to the voucher's root, and settled units stay settled. A refused command raises ``DomainError`` and
+changes nothing (projections and journal). At the end, replaying the journal into an empty database rebuilds
+the same projections.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from sqlalchemy import select
+
+from tests.conftest import Chain, FakeClock
+from tests.services.conftest import assert_replays_identically, check_holdings, settled_units
+from tierflow.bootstrap import open_platform
+from tierflow.client import PartyKey
+from tierflow.config import Settings
+from tierflow.domain.errors import DomainError
+from tierflow.domain.money import Money
+from tierflow.store import schema as t
+from tierflow.store.snapshot import event_count, snapshot
+
+
+def cny(minor: int) -> str:
+    return Money(minor, "CNY").to_str()
+
+
+class ServiceMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir = Path(tempfile.mkdtemp(prefix="tierflow-stateful-"))
+        self.clock = FakeClock()
+        self.platform = open_platform(
+            Settings(database_url=f"sqlite:///{self.dir / 'db.sqlite'}", data_dir=self.dir / "var"),
+            clock=self.clock,
+        )
+        self.chain = Chain(self.platform, self.clock)
+        c = self.chain
+        self.suppliers = [c.tier1, c.tier2, c.tier3]
+        self.everyone = [c.core, *self.suppliers, c.bank, self.platform.operator]
+        self.by_id = {k.party_id: k for k in self.everyone}
+        self.settled: set[tuple[str, int, int]] = set()
+        self.refused = 0
+        self.accepted = 0
+
+    # --- helpers -----------------------------------------------------------------------------------
+
+    def rows(self, stmt: Any) -> list[Any]:
+        with self.platform.engine.connect() as conn:
+            return list(conn.execute(stmt))
+
+    def attempt(self, who: PartyKey, kind: str, **body: object) -> dict[str, object] | None:
+        """Submits a command; a refusal must be a DomainError that leaves everything as it was."""
+        before, events = snapshot(self.platform.engine), event_count(self.platform.engine)
+        try:
+            result = self.chain.do(who, kind, **body)
+        except DomainError:
+            assert snapshot(self.platform.engine) == before
+            assert event_count(self.platform.engine) == events
+            self.refused += 1
+            return None
+        assert event_count(self.platform.engine) == events + 1
+        self.accepted += 1
+        return result
+
+    def holdings(self, *statuses: str) -> list[Any]:
+        h = t.holdings.c
+        return self.rows(select(t.holdings).where(h.status.in_(statuses)).order_by(h.id))
+
+    def actor(self, data: st.DataObject, rightful: str) -> PartyKey:
+        """Usually the rightful party; sometimes anyone (which should then be refused unless rightful)."""
+        if data.draw(st.integers(0, 5), label="wrong actor?") == 0:
+            return data.draw(st.sampled_from(self.everyone), label="actor")
+        return self.by_id[rightful]
+
+    # --- rules -------------------------------------------------------------------------------------
+
+    @rule(data=st.data(), face=st.integers(1, 200_000), days=st.integers(-2, 400))
+    def issue(self, data: st.DataObject, face: int, days: int) -> None:
+        holder = data.draw(st.sampled_from([*self.suppliers, self.chain.bank]), label="first holder")
+        self.attempt(
+            self.chain.core, "voucher.issue", first_holder=holder.party_id, amount=cny(face), currency="CNY",
+            maturity=(self.clock.now + timedelta(days=days)).date().isoformat(), contract_ref="PO-1",
+            invoice_refs=["INV-1"],
+        )
+
+    @rule(data=st.data())
+    def offer(self, data: st.DataObject) -> None:
+        live = self.holdings("live", "encumbered", "offered")
+        if not live:
+            return
+        h = data.draw(st.sampled_from(live), label="holding")
+        count = h.end_unit - h.start_unit + 1
+        units = data.draw(st.integers(0, count + 1), label="units")
+        recipient = data.draw(st.sampled_from([*self.suppliers, self.chain.bank]), label="recipient")
+        self.attempt(
+            self.actor(data, h.holder_id), "transfer.offer", holding_id=h.id, recipient=recipient.party_id,
+            amount=cny(units), currency="CNY", trade_ref="T", invoice_refs=["I"],
+        )
+
+    def _offer(self, data: st.DataObject) -> Any | None:
+        o = t.offers.c
+        pending = self.rows(select(t.offers).where(o.status == "pending").order_by(o.id))
+        return data.draw(st.sampled_from(pending), label="offer") if pending else None
+
+    @rule(data=st.data())
+    def accept(self, data: st.DataObject) -> None:
+        offer = self._offer(data)
+        if offer is not None:
+            self.attempt(self.actor(data, offer.recipient_id), "transfer.accept", offer_id=offer.id)
+
+    @rule(data=st.data())
+    def reject(self, data: st.DataObject) -> None:
+        offer = self._offer(data)
+        if offer is not None:
+            self.attempt(self.actor(data, offer.recipient_id), "transfer.reject", offer_id=offer.id)
+
+    @rule(data=st.data())
+    def expire(self, data: st.DataObject) -> None:
+        offer = self._offer(data)
+        if offer is not None:
+            self.attempt(self.platform.operator, "transfer.expire", offer_id=offer.id)
+
+    @rule(data=st.data(), rate=st.sampled_from(["0", "0.0365", "0.12", "5"]))
+    def request_financing(self, data: st.DataObject, rate: str) -> None:
+        live = self.holdings("live", "encumbered")
+        if not live:
+            return
+        h = data.draw(st.sampled_from(live), label="holding")
+        count = h.end_unit - h.start_unit + 1
+        units = data.draw(st.integers(1, count + 1), label="units")
+        financier = data.draw(st.sampled_from([self.chain.bank, self.chain.tier2]), label="financier")
+        self.attempt(
+            self.actor(data, h.holder_id), "financing.request", holding_id=h.id, financier=financier.party_id,
+            amount=cny(units), currency="CNY", annual_rate=rate,
+        )
+
+    def _financing(self, data: st.DataObject) -> Any | None:
+        f = t.financings.c
+        requested = self.rows(select(t.financings).where(f.status == "requested").order_by(f.id))
+        return data.draw(st.sampled_from(requested), label="financing") if requested else None
+
+    @rule(data=st.data())
+    def fund(self, data: st.DataObject) -> None:
+        financing = self._financing(data)
+        if financing is not None:
+            self.attempt(self.actor(data, financing.financier_id), "financing.fund", financing_id=financing.id)
+
+    @rule(data=st.data())
+    def decline(self, data: st.DataObject) -> None:
+        financing = self._financing(data)
+        if financing is not None:
+            self.attempt(self.actor(data, financing.financier_id), "financing.decline", financing_id=financing.id)
+
+    @rule(data=st.data())
+    def cancel(self, data: st.DataObject) -> None:
+        financing = self._financing(data)
+        if financing is not None:
+            self.attempt(self.actor(data, financing.applicant_id), "financing.cancel", financing_id=financing.id)
+
+    @rule(data=st.data())
+    def freeze(self, data: st.DataObject) -> None:
+        candidates = self.holdings("live", "overdue", "offered")
+        if not candidates:
+            return
+        h = data.draw(st.sampled_from(candidates), label="holding")
+        start = data.draw(st.integers(h.start_unit, h.end_unit + 1), label="start")
+        end = data.draw(st.integers(max(start, h.start_unit), h.end_unit + 1), label="end")
+        who = self.actor(data, self.platform.operator.party_id)
+        self.attempt(who, "holding.freeze", holding_id=h.id, start_unit=start, end_unit=end, reason="dispute")
+
+    @rule(data=st.data())
+    def release(self, data: st.DataObject) -> None:
+        f = t.freezes.c
+        active = self.rows(select(t.freezes).where(f.status == "active").order_by(f.id))
+        if active:
+            freeze = data.draw(st.sampled_from(active), label="freeze")
+            self.attempt(self.platform.operator, "freeze.release", freeze_id=freeze.id)
+
+    @rule(data=st.data())
+    def settle(self, data: st.DataObject) -> None:
+        v = t.vouchers.c
+        open_ = self.rows(select(t.vouchers).where(v.status != "settled").order_by(v.id))
+        if not open_:
+            return
+        voucher = data.draw(st.sampled_from(open_), label="voucher")
+        if self.clock.now.date() < voucher.maturity and data.draw(st.booleans(), label="advance clock?"):
+            self.clock.set(self.clock.now + timedelta(days=(voucher.maturity - self.clock.now.date()).days + 1))
+        h = t.holdings.c
+        due = sum(
+            r.end_unit - r.start_unit + 1
+            for r in self.rows(
+                select(t.holdings).where(h.voucher_id == voucher.id, h.status.in_(("live", "overdue", "offered",
+                                                                                    "encumbered")))
+            )
+        )
+        paid = data.draw(st.integers(0, due + 1), label="paid")
+        self.attempt(self.chain.core, "voucher.settle", voucher_id=voucher.id, amount=cny(paid), currency="CNY")
+
+    # --- invariants --------------------------------------------------------------------------------
+
+    @invariant()
+    def holdings_partition_and_trace_back(self) -> None:
+        check_holdings(self.platform.engine)
+
+    @invariant()
+    def settled_units_stay_settled(self) -> None:
+        now = settled_units(self.platform.engine)
+        assert self.settled <= now
+        self.settled = now
+
+    def teardown(self) -> None:
+        try:
+            assert_replays_identically(self.platform.engine, f"sqlite:///{self.dir / 'rebuilt.sqlite'}")
+        finally:
+            self.platform.close()
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+ServiceMachine.TestCase.settings = settings(
+    max_examples=15,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestServiceMachine = ServiceMachine.TestCase
