@@ -16,7 +16,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from sqlalchemy import select
 
 from tests.conftest import Chain, FakeClock
@@ -72,36 +72,83 @@ class ServiceMachine(RuleBasedStateMachine):
         self.accepted += 1
         return result
 
+    def listed(self, table: Any, *where: Any, event: str = "created_event") -> list[Any]:
+        """Rows in a reproducible order (ids have random parts; the journal's order does not)."""
+        stmt = (
+            select(table)
+            .join(t.events, t.events.c.id == table.c[event])
+            .where(*where)
+            .order_by(t.events.c.seq, table.c.id)
+        )
+        return self.rows(stmt)
+
     def holdings(self, *statuses: str) -> list[Any]:
-        h = t.holdings.c
-        return self.rows(select(t.holdings).where(h.status.in_(statuses)).order_by(h.id))
+        return self.listed(t.holdings, t.holdings.c.status.in_(statuses))
 
     def actor(self, data: st.DataObject, rightful: str) -> PartyKey:
         """Usually the rightful party; sometimes anyone (which should then be refused unless rightful)."""
-        if data.draw(st.integers(0, 5), label="wrong actor?") == 0:
+        if self.rarely(data, "wrong actor?"):
             return data.draw(st.sampled_from(self.everyone), label="actor")
         return self.by_id[rightful]
 
+    def has(self, table: Any, *where: Any) -> bool:
+        with self.platform.engine.connect() as conn:
+            return conn.execute(select(table.c.id).where(*where).limit(1)).first() is not None
+
+    def has_live(self) -> bool:
+        return self.has(t.holdings, t.holdings.c.status == "live")
+
+    def has_pending(self) -> bool:
+        return self.has(t.offers, t.offers.c.status == "pending")
+
+    def has_requested(self) -> bool:
+        return self.has(t.financings, t.financings.c.status == "requested")
+
+    def has_frozen(self) -> bool:
+        return self.has(t.freezes, t.freezes.c.status == "active")
+
+    def has_open(self) -> bool:
+        return self.has(t.vouchers, t.vouchers.c.status != "settled")
+
     # --- rules -------------------------------------------------------------------------------------
 
-    @rule(data=st.data(), face=st.integers(1, 200_000), days=st.integers(-2, 400))
-    def issue(self, data: st.DataObject, face: int, days: int) -> None:
-        holder = data.draw(st.sampled_from([*self.suppliers, self.chain.bank]), label="first holder")
+    @initialize(faces=st.lists(st.integers(1, 200_000), min_size=1, max_size=3))
+    def some_vouchers(self, faces: list[int]) -> None:
+        for i, face in enumerate(faces):
+            self.chain.issue(cny(face), days=30 + 30 * i, to=self.suppliers[i])
+
+    @staticmethod
+    def rarely(data: st.DataObject, label: str) -> bool:
+        return data.draw(st.integers(0, 7), label=label) == 0
+
+    @rule(data=st.data(), face=st.integers(1, 200_000))
+    def issue(self, data: st.DataObject, face: int) -> None:
+        odd = self.rarely(data, "odd issue?")
+        days = data.draw(st.integers(-2, 400) if odd else st.integers(20, 120), label="days")
+        holders = [*self.suppliers, self.chain.bank] if odd else self.suppliers
+        holder = data.draw(st.sampled_from(holders), label="first holder")
         self.attempt(
             self.chain.core, "voucher.issue", first_holder=holder.party_id, amount=cny(face), currency="CNY",
             maturity=(self.clock.now + timedelta(days=days)).date().isoformat(), contract_ref="PO-1",
             invoice_refs=["INV-1"],
         )
 
+    @precondition(lambda self: self.has_live())
     @rule(data=st.data())
     def offer(self, data: st.DataObject) -> None:
-        live = self.holdings("live", "encumbered", "offered")
+        odd = self.rarely(data, "odd offer?")
+        live = self.holdings("live", "encumbered", "offered") if odd else self.holdings("live")
         if not live:
             return
         h = data.draw(st.sampled_from(live), label="holding")
         count = h.end_unit - h.start_unit + 1
-        units = data.draw(st.integers(0, count + 1), label="units")
-        recipient = data.draw(st.sampled_from([*self.suppliers, self.chain.bank]), label="recipient")
+        units = data.draw(st.integers(0, count + 1) if odd else st.integers(1, count), label="units")
+        recipients = [*self.suppliers, self.chain.bank] if odd else [
+            k for k in self.suppliers if k.party_id != h.holder_id
+        ]
+        if not recipients:
+            return
+        recipient = data.draw(st.sampled_from(recipients), label="recipient")
         self.attempt(
             self.actor(data, h.holder_id), "transfer.offer", holding_id=h.id, recipient=recipient.party_id,
             amount=cny(units), currency="CNY", trade_ref="T", invoice_refs=["I"],
@@ -109,36 +156,42 @@ class ServiceMachine(RuleBasedStateMachine):
 
     def _offer(self, data: st.DataObject) -> Any | None:
         o = t.offers.c
-        pending = self.rows(select(t.offers).where(o.status == "pending").order_by(o.id))
+        pending = self.listed(t.offers, o.status == "pending")
         return data.draw(st.sampled_from(pending), label="offer") if pending else None
 
+    @precondition(lambda self: self.has_pending())
     @rule(data=st.data())
     def accept(self, data: st.DataObject) -> None:
         offer = self._offer(data)
         if offer is not None:
             self.attempt(self.actor(data, offer.recipient_id), "transfer.accept", offer_id=offer.id)
 
+    @precondition(lambda self: self.has_pending())
     @rule(data=st.data())
     def reject(self, data: st.DataObject) -> None:
         offer = self._offer(data)
         if offer is not None:
             self.attempt(self.actor(data, offer.recipient_id), "transfer.reject", offer_id=offer.id)
 
+    @precondition(lambda self: self.has_pending())
     @rule(data=st.data())
     def expire(self, data: st.DataObject) -> None:
         offer = self._offer(data)
         if offer is not None:
             self.attempt(self.platform.operator, "transfer.expire", offer_id=offer.id)
 
+    @precondition(lambda self: self.has_live())
     @rule(data=st.data(), rate=st.sampled_from(["0", "0.0365", "0.12", "5"]))
     def request_financing(self, data: st.DataObject, rate: str) -> None:
-        live = self.holdings("live", "encumbered")
+        odd = self.rarely(data, "odd request?")
+        live = self.holdings("live", "encumbered") if odd else self.holdings("live")
         if not live:
             return
         h = data.draw(st.sampled_from(live), label="holding")
         count = h.end_unit - h.start_unit + 1
-        units = data.draw(st.integers(1, count + 1), label="units")
-        financier = data.draw(st.sampled_from([self.chain.bank, self.chain.tier2]), label="financier")
+        units = data.draw(st.integers(1, count + 1) if odd else st.integers(1, count), label="units")
+        financiers = [self.chain.bank, self.chain.tier2] if odd else [self.chain.bank]
+        financier = data.draw(st.sampled_from(financiers), label="financier")
         self.attempt(
             self.actor(data, h.holder_id), "financing.request", holding_id=h.id, financier=financier.party_id,
             amount=cny(units), currency="CNY", annual_rate=rate,
@@ -146,29 +199,35 @@ class ServiceMachine(RuleBasedStateMachine):
 
     def _financing(self, data: st.DataObject) -> Any | None:
         f = t.financings.c
-        requested = self.rows(select(t.financings).where(f.status == "requested").order_by(f.id))
+        requested = self.listed(t.financings, f.status == "requested")
         return data.draw(st.sampled_from(requested), label="financing") if requested else None
 
+    @precondition(lambda self: self.has_requested())
     @rule(data=st.data())
     def fund(self, data: st.DataObject) -> None:
         financing = self._financing(data)
         if financing is not None:
             self.attempt(self.actor(data, financing.financier_id), "financing.fund", financing_id=financing.id)
 
+    @precondition(lambda self: self.has_requested())
     @rule(data=st.data())
     def decline(self, data: st.DataObject) -> None:
         financing = self._financing(data)
         if financing is not None:
             self.attempt(self.actor(data, financing.financier_id), "financing.decline", financing_id=financing.id)
 
+    @precondition(lambda self: self.has_requested())
     @rule(data=st.data())
     def cancel(self, data: st.DataObject) -> None:
         financing = self._financing(data)
         if financing is not None:
             self.attempt(self.actor(data, financing.applicant_id), "financing.cancel", financing_id=financing.id)
 
+    @precondition(lambda self: self.has_open())
     @rule(data=st.data())
     def freeze(self, data: st.DataObject) -> None:
+        if not self.rarely(data, "freeze at all?") and not self.rarely(data, "freeze now?"):
+            return
         candidates = self.holdings("live", "overdue", "offered")
         if not candidates:
             return
@@ -178,22 +237,24 @@ class ServiceMachine(RuleBasedStateMachine):
         who = self.actor(data, self.platform.operator.party_id)
         self.attempt(who, "holding.freeze", holding_id=h.id, start_unit=start, end_unit=end, reason="dispute")
 
+    @precondition(lambda self: self.has_frozen())
     @rule(data=st.data())
     def release(self, data: st.DataObject) -> None:
         f = t.freezes.c
-        active = self.rows(select(t.freezes).where(f.status == "active").order_by(f.id))
+        active = self.listed(t.freezes, f.status == "active")
         if active:
             freeze = data.draw(st.sampled_from(active), label="freeze")
             self.attempt(self.platform.operator, "freeze.release", freeze_id=freeze.id)
 
+    @precondition(lambda self: self.has_open())
     @rule(data=st.data())
     def settle(self, data: st.DataObject) -> None:
         v = t.vouchers.c
-        open_ = self.rows(select(t.vouchers).where(v.status != "settled").order_by(v.id))
+        open_ = self.listed(t.vouchers, v.status != "settled", event="issued_event")
         if not open_:
             return
         voucher = data.draw(st.sampled_from(open_), label="voucher")
-        if self.clock.now.date() < voucher.maturity and data.draw(st.booleans(), label="advance clock?"):
+        if self.clock.now.date() < voucher.maturity and not self.rarely(data, "settle early?"):
             self.clock.set(self.clock.now + timedelta(days=(voucher.maturity - self.clock.now.date()).days + 1))
         h = t.holdings.c
         due = sum(

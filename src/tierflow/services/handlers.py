@@ -322,6 +322,9 @@ def offer_transfer(ctx: Context) -> Result:
 
 def _offer(ctx: Context) -> Offer:
     offer_id = c.text(ctx.body, "offer_id")
+    found = ctx.repo.get_offer(offer_id)
+    if found is not None:
+        _voucher(ctx.repo, found.voucher_id)  # lock order: voucher first
     offer = ctx.repo.get_offer(offer_id, for_update=True)
     actor = ctx.require_actor()
     allowed = offer is not None and (
