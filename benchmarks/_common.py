@@ -100,8 +100,9 @@ class Database:
 
 
 @contextmanager
-def bench_database(kind: str, *, pg_url: str = DEFAULT_PG, keep: bool = False,
-                   sqlite_path: str | None = None) -> Iterator[Database]:
+def bench_database(
+    kind: str, *, pg_url: str = DEFAULT_PG, keep: bool = False, sqlite_path: str | None = None
+) -> Iterator[Database]:
     """A fresh database for one run: a SQLite file in a temporary folder, or a schema of its own in the
     ``tierflow_bench`` PostgreSQL database (created when missing; dropped after the run unless ``keep``)."""
     workdir = Path(tempfile.mkdtemp(prefix="tierflow-bench-"))

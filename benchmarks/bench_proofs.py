@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from _common import DEFAULT_PG, Timer, bench_database, console, latency_summary, machine, progress, report
+from _common import DEFAULT_PG, Timer, bench_database, latency_summary, machine, progress, report
 from sqlalchemy import text
 
 from tierflow.bootstrap import open_platform
@@ -35,7 +35,9 @@ def leaf_data(i: int) -> bytes:
     return b"synthetic-leaf-%d" % i
 
 
-def _full_subtree_nodes(hashes: list[bytes], level: int, first: int) -> Iterator[list[tuple[int, int, bytes]]]:
+def _full_subtree_nodes(
+    hashes: list[bytes], level: int, first: int
+) -> Iterator[list[tuple[int, int, bytes]]]:
     """Levels above ``hashes`` (nodes at ``level`` starting at index ``first``): only full subtrees."""
     sha = hashlib.sha256
     while len(hashes) > 1:
@@ -139,14 +141,20 @@ def timed(label: str, indexes: list[int], budget: float, call: Any) -> list[floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--leaves", type=int, default=10_000_000)
     parser.add_argument("--proofs", type=int, default=2000)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--pg-url", default=DEFAULT_PG)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--budget", type=float, default=120.0, help="stop timing proofs after this many "
-                        "seconds (the count actually timed is reported)")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=120.0,
+        help="stop timing proofs after this many seconds (the count actually timed is reported)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     size = args.leaves
@@ -164,7 +172,9 @@ def main() -> None:
                 builder.append(merkle.leaf_hash(leaf_data(i)))
             assert builder.root() == root, "synthetic tree root differs from TreeBuilder"
         with p.engine.begin() as conn:
-            conn.execute(text("UPDATE tree_state SET size = :s, root = :r WHERE id = 1"), {"s": size, "r": root})
+            conn.execute(
+                text("UPDATE tree_state SET size = :s, root = :r WHERE id = 1"), {"s": size, "r": root}
+            )
         checkpoint = p.journal.publish_checkpoint()
         assert checkpoint is not None and checkpoint.size == size
 
@@ -176,15 +186,23 @@ def main() -> None:
         indexes = [rng.randrange(size) for _ in range(args.proofs)]
         for i in indexes[:5]:  # warm-up (connection pool, statement cache)
             p.journal.inclusion_proof(i, size)
-        times = timed("JournalService.inclusion_proof", indexes, args.budget,
-                      lambda i: p.journal.inclusion_proof(i, size))
+        times = timed(
+            "JournalService.inclusion_proof",
+            indexes,
+            args.budget,
+            lambda i: p.journal.inclusion_proof(i, size),
+        )
         with p.engine.connect() as conn:
             reader = IndexedReader(conn)
             for i in checked:
                 proof = merkle.inclusion_proof(i, size, reader)
                 merkle.verify_inclusion(merkle.leaf_hash(leaf_data(i)), i, size, proof, root)
-            alt = timed("same proofs, indexed node fetch (comparison)", indexes, args.budget,
-                        lambda i: merkle.inclusion_proof(i, size, reader))
+            alt = timed(
+                "same proofs, indexed node fetch (comparison)",
+                indexes,
+                args.budget,
+                lambda i: merkle.inclusion_proof(i, size, reader),
+            )
         with Timer() as keys_only:
             for i in indexes:
                 merkle.inclusion_proof_keys(i, size)
@@ -219,8 +237,10 @@ def main() -> None:
         ("proofs timed", lat["count"]),
         ("latency median ms", lat["median_ms"]),
         ("latency p90 / p99 / max ms", f"{lat['p90_ms']} / {lat['p99_ms']} / {lat['max_ms']}"),
-        ("comparison: indexed node fetch median / p99 ms",
-         f"{summary['indexed_fetch_latency']['median_ms']} / {summary['indexed_fetch_latency']['p99_ms']}"),
+        (
+            "comparison: indexed node fetch median / p99 ms",
+            f"{summary['indexed_fetch_latency']['median_ms']} / {summary['indexed_fetch_latency']['p99_ms']}",
+        ),
         ("target ≤ 1 ms (median)", "met" if summary["target_met"] else "NOT met"),
     ]
     report("inclusion proofs", rows, summary, args.json)

@@ -42,8 +42,20 @@ def voucher_rows(v: int) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], list[t
     vid = f"vch_{v:09d}"
     obligor = pid("c", v % CORES)
     holders = [pid("s", (v * 7 + t * 131) % SUPPLIERS) for t in range(TIERS + 1)]
-    voucher = (vid, obligor, holders[1], "CNY", FACE, "2026-01-05", "2026-04-05", f"PO-{v}",
-               json.dumps([f"INV-{v}"]), TIERS - 1, "active", "evt_issue")
+    voucher = (
+        vid,
+        obligor,
+        holders[1],
+        "CNY",
+        FACE,
+        "2026-01-05",
+        "2026-04-05",
+        f"PO-{v}",
+        json.dumps([f"INV-{v}"]),
+        TIERS - 1,
+        "active",
+        "evt_issue",
+    )
     holdings: list[tuple[Any, ...]] = []
     offers: list[tuple[Any, ...]] = []
     start, end = 1, FACE
@@ -55,15 +67,44 @@ def voucher_rows(v: int) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], list[t
         part = f"hld_{vid[4:]}_p{t + 1}"
         change = f"hld_{vid[4:]}_c{t}"
         # the holding at tier t, split (superseded) by the offer that created ``part`` and ``change``
-        holdings.append((current, vid, start, end, holders[t], holdings_tier, parent, "superseded",
-                         f"evt_tier{t:02d}", f"evt_tier{t + 1:02d}"))
-        holdings.append((change, vid, mid + 1, end, holders[t], t, current, "live", f"evt_tier{t + 1:02d}", None))
-        offers.append((f"ofr_{vid[4:]}_{t}", vid, part, current, holders[t], holders[t + 1], mid - start + 1,
-                       f"C-{v}-{t}", json.dumps([f"INV-{v}-{t}"]), "2026-01-08T09:00:00.000000Z", "accepted",
-                       f"evt_tier{t + 1:02d}", f"evt_tier{t + 1:02d}"))
+        holdings.append(
+            (
+                current,
+                vid,
+                start,
+                end,
+                holders[t],
+                holdings_tier,
+                parent,
+                "superseded",
+                f"evt_tier{t:02d}",
+                f"evt_tier{t + 1:02d}",
+            )
+        )
+        holdings.append(
+            (change, vid, mid + 1, end, holders[t], t, current, "live", f"evt_tier{t + 1:02d}", None)
+        )
+        offers.append(
+            (
+                f"ofr_{vid[4:]}_{t}",
+                vid,
+                part,
+                current,
+                holders[t],
+                holders[t + 1],
+                mid - start + 1,
+                f"C-{v}-{t}",
+                json.dumps([f"INV-{v}-{t}"]),
+                "2026-01-08T09:00:00.000000Z",
+                "accepted",
+                f"evt_tier{t + 1:02d}",
+                f"evt_tier{t + 1:02d}",
+            )
+        )
         parent, current, holdings_tier, end = current, part, t + 1, mid
-    holdings.append((current, vid, start, end, holders[TIERS], TIERS, parent, "live", f"evt_tier{TIERS:02d}",
-                     None))
+    holdings.append(
+        (current, vid, start, end, holders[TIERS], TIERS, parent, "live", f"evt_tier{TIERS:02d}", None)
+    )
     return voucher, holdings, offers
 
 
@@ -89,28 +130,39 @@ def fill(engine: Any, vouchers: int) -> float:
         parties = [(pid("c", i), f"Core {i}", "core_enterprise") for i in range(CORES)]
         parties += [(pid("s", i), f"Supplier {i}", "supplier") for i in range(SUPPLIERS)]
         cur.executemany(
-            "INSERT INTO parties (id, name, role, public_key, registered_event) VALUES (?, ?, ?, ?, 'evt_reg')",
+            "INSERT INTO parties (id, name, role, public_key, registered_event) "
+            "VALUES (?, ?, ?, ?, 'evt_reg')",
             [(i, n, r, i.encode().ljust(32, b"\0")[:32]) for i, n, r in parties],
         )
         events = [f"evt_tier{t:02d}" for t in range(1, TIERS + 1)] + ["evt_issue", "evt_reg"]
         cur.executemany(
             "INSERT INTO events (id, kind, actor_id, at, command_digest, leaf) VALUES (?, ?, ?, ?, ?, ?)",
-            [(e, "transfer.offer", pid("s", 0), "2026-01-05T09:00:00.000000Z", f"{k:064x}", b"{}")
-             for k, e in enumerate(events)],
+            [
+                (e, "transfer.offer", pid("s", 0), "2026-01-05T09:00:00.000000Z", f"{k:064x}", b"{}")
+                for k, e in enumerate(events)
+            ],
         )
         with progress() as bar:
             task = bar.add_task(f"vouchers ({vouchers * PER_VOUCHER:,} holdings)", total=vouchers)
             for vs, hs, os_ in batches(vouchers):
-                cur.executemany("INSERT INTO vouchers (id, obligor_id, first_holder_id, currency, face_minor, "
-                                "issue_date, maturity, contract_ref, invoice_refs, split_count, status, "
-                                "issued_event) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", vs)
-                cur.executemany("INSERT INTO holdings (id, voucher_id, start_unit, end_unit, holder_id, tier, "
-                                "parent_id, status, created_event, closed_event) "
-                                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", hs)
-                cur.executemany("INSERT INTO offers (id, voucher_id, holding_id, source_holding_id, sender_id, "
-                                "recipient_id, units, trade_ref, invoice_refs, expires_at, status, "
-                                "created_event, resolved_event) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                os_)
+                cur.executemany(
+                    "INSERT INTO vouchers (id, obligor_id, first_holder_id, currency, face_minor, "
+                    "issue_date, maturity, contract_ref, invoice_refs, split_count, status, "
+                    "issued_event) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    vs,
+                )
+                cur.executemany(
+                    "INSERT INTO holdings (id, voucher_id, start_unit, end_unit, holder_id, tier, "
+                    "parent_id, status, created_event, closed_event) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    hs,
+                )
+                cur.executemany(
+                    "INSERT INTO offers (id, voucher_id, holding_id, source_holding_id, sender_id, "
+                    "recipient_id, units, trade_ref, invoice_refs, expires_at, status, "
+                    "created_event, resolved_event) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    os_,
+                )
                 bar.advance(task, len(vs))
         raw.commit()
         cur.execute("ANALYZE")
@@ -123,7 +175,9 @@ def fill(engine: Any, vouchers: int) -> float:
     return time.perf_counter() - started
 
 
-def timed(label: str, lookups: list[tuple[str, int]], call: Any, budget: float) -> tuple[list[float], list[int]]:
+def timed(
+    label: str, lookups: list[tuple[str, int]], call: Any, budget: float
+) -> tuple[list[float], list[int]]:
     times: list[float] = []
     depths: list[int] = []
     deadline = time.perf_counter() + budget
@@ -141,7 +195,9 @@ def timed(label: str, lookups: list[tuple[str, int]], call: Any, budget: float) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--holdings", type=int, default=10_000_000)
     parser.add_argument("--lookups", type=int, default=1000)
     parser.add_argument("--budget", type=float, default=120.0, help="stop each timed phase after this many s")
@@ -152,8 +208,10 @@ def main() -> None:
     rng = random.Random(args.seed)
 
     with bench_database("sqlite") as db:
-        p = open_platform(Settings(database_url=db.url, data_dir=db.workdir / "var"),
-                          clock=lambda: datetime(2026, 1, 5, 9, tzinfo=UTC))
+        p = open_platform(
+            Settings(database_url=db.url, data_dir=db.workdir / "var"),
+            clock=lambda: datetime(2026, 1, 5, 9, tzinfo=UTC),
+        )
         fill_seconds = fill(p.engine, vouchers)
         with p.uow() as uow:
             viewer = uow.repo.get_party(p.operator.party_id)
@@ -166,8 +224,12 @@ def main() -> None:
         def call(vid: str, unit: int) -> dict[str, Any]:
             return p.queries.unit_provenance(viewer, vid, unit)
 
-        deep_lookups = [(f"vch_{rng.randrange(vouchers):09d}", rng.randint(1, 2)) for _ in range(args.lookups)]
-        any_lookups = [(f"vch_{rng.randrange(vouchers):09d}", rng.randint(1, FACE)) for _ in range(args.lookups)]
+        deep_lookups = [
+            (f"vch_{rng.randrange(vouchers):09d}", rng.randint(1, 2)) for _ in range(args.lookups)
+        ]
+        any_lookups = [
+            (f"vch_{rng.randrange(vouchers):09d}", rng.randint(1, FACE)) for _ in range(args.lookups)
+        ]
         for vid, unit in deep_lookups[:5]:
             call(vid, unit)
         deep_times, deep_depths = timed("unit_provenance, tier-11 units", deep_lookups, call, args.budget)
@@ -176,7 +238,9 @@ def main() -> None:
         # offers on holding_id, which has no index, so SQLite builds an automatic index on every query.
         with p.engine.begin() as conn:
             conn.exec_driver_sql("CREATE INDEX ix_bench_offers_holding ON offers (holding_id)")
-        idx_times, _ = timed("tier-11 units, with an index on offers(holding_id)", deep_lookups, call, args.budget)
+        idx_times, _ = timed(
+            "tier-11 units, with an index on offers(holding_id)", deep_lookups, call, args.budget
+        )
         db_bytes = sum(f.stat().st_size for f in Path(db.workdir).glob("bench.db*"))
         p.close()
 
@@ -191,8 +255,10 @@ def main() -> None:
         "fill_seconds": round(fill_seconds, 1),
         "database_bytes": db_bytes,
         "tier11": {"latency": deep_lat, "chain_length": max(deep_depths)},
-        "random_units": {"latency": latency_summary(any_times),
-                         "mean_chain_length": round(sum(any_depths) / len(any_depths), 2)},
+        "random_units": {
+            "latency": latency_summary(any_times),
+            "mean_chain_length": round(sum(any_depths) / len(any_depths), 2),
+        },
         "tier11_with_offers_holding_index": {"latency": latency_summary(idx_times)},
         "target_ms": 5.0,
         "target_met": deep_lat["median_ms"] <= 5.0,
@@ -206,11 +272,16 @@ def main() -> None:
         ("  median / p99 ms", f"{deep_lat['median_ms']} / {deep_lat['p99_ms']}"),
         ("random-unit lookups timed", len(any_times)),
         ("  mean chain length", summary["random_units"]["mean_chain_length"]),
-        ("  median / p99 ms", f"{summary['random_units']['latency']['median_ms']} / "
-                              f"{summary['random_units']['latency']['p99_ms']}"),
-        ("comparison: index on offers(holding_id), tier-11 median / p99 ms",
-         f"{summary['tier11_with_offers_holding_index']['latency']['median_ms']} / "
-         f"{summary['tier11_with_offers_holding_index']['latency']['p99_ms']}"),
+        (
+            "  median / p99 ms",
+            f"{summary['random_units']['latency']['median_ms']} / "
+            f"{summary['random_units']['latency']['p99_ms']}",
+        ),
+        (
+            "comparison: index on offers(holding_id), tier-11 median / p99 ms",
+            f"{summary['tier11_with_offers_holding_index']['latency']['median_ms']} / "
+            f"{summary['tier11_with_offers_holding_index']['latency']['p99_ms']}",
+        ),
         ("target ≤ 5 ms (median, 11 tiers)", "met" if summary["target_met"] else "NOT met"),
     ]
     report("unit provenance (SQLite)", rows, summary, args.json)

@@ -57,8 +57,14 @@ def _effects(results: list[Any], what: str) -> list[dict[str, Any]]:
     return [dict(r.effects) for r in results]
 
 
-def _run_client(url: str, workdir: str, commands: list[SignedCommand], batch: int,
-                barrier: Any = None, profile: str | None = None) -> dict[str, Any]:
+def _run_client(
+    url: str,
+    workdir: str,
+    commands: list[SignedCommand],
+    batch: int,
+    barrier: Any = None,
+    profile: str | None = None,
+) -> dict[str, Any]:
     """One client: submits its commands in batches of ``batch`` (1: ``submit``, one transaction each)."""
     p = open_platform(_settings(url, Path(workdir)))
     try:
@@ -90,18 +96,31 @@ def _run_client(url: str, workdir: str, commands: list[SignedCommand], batch: in
         if prof:
             prof.disable()
             prof.dump_stats(profile)
-        return {"start": start, "end": end, "count": len(commands), "errors": dict(errors),
-                "batch_times": batch_times}
+        return {
+            "start": start,
+            "end": end,
+            "count": len(commands),
+            "errors": dict(errors),
+            "batch_times": batch_times,
+        }
     finally:
         p.close()
 
 
-def _child(url: str, workdir: str, commands: list[SignedCommand], batch: int, barrier: Any, queue: Any) -> None:
+def _child(
+    url: str, workdir: str, commands: list[SignedCommand], batch: int, barrier: Any, queue: Any
+) -> None:
     queue.put(_run_client(url, workdir, commands, batch, barrier))
 
 
-def run_phase(url: str, workdir: Path, commands: list[SignedCommand], batch: int, clients: int,
-              profile: str | None = None) -> dict[str, Any]:
+def run_phase(
+    url: str,
+    workdir: Path,
+    commands: list[SignedCommand],
+    batch: int,
+    clients: int,
+    profile: str | None = None,
+) -> dict[str, Any]:
     if clients == 1:
         results = [_run_client(url, str(workdir), commands, batch, profile=profile)]
     else:
@@ -109,7 +128,9 @@ def run_phase(url: str, workdir: Path, commands: list[SignedCommand], batch: int
         barrier = ctx.Barrier(clients)
         queue = ctx.Queue()
         shares = [commands[i::clients] for i in range(clients)]
-        procs = [ctx.Process(target=_child, args=(url, str(workdir), s, batch, barrier, queue)) for s in shares]
+        procs = [
+            ctx.Process(target=_child, args=(url, str(workdir), s, batch, barrier, queue)) for s in shares
+        ]
         for proc in procs:
             proc.start()
         results = [queue.get() for _ in procs]
@@ -156,16 +177,23 @@ def verify_rate(commands: list[SignedCommand], keys: dict[str, bytes]) -> dict[s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--pg-url", default=DEFAULT_PG, help="server to use (a database 'tierflow_bench' is "
-                        "created there, and a schema of its own per run)")
-    parser.add_argument("--clients", type=int, default=None, help="worker processes (default 1 on SQLite, "
-                        "8 on PostgreSQL)")
+    parser.add_argument(
+        "--pg-url",
+        default=DEFAULT_PG,
+        help="server to use (a database 'tierflow_bench' is created there, and a schema of its own per run)",
+    )
+    parser.add_argument(
+        "--clients", type=int, default=None, help="worker processes (default 1 on SQLite, 8 on PostgreSQL)"
+    )
     parser.add_argument("--n", type=int, default=20000, help="transfer.offer operations, batched")
     parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--single", type=int, default=2000, help="operations for the single-submit contrast "
-                        "(0 to skip)")
+    parser.add_argument(
+        "--single", type=int, default=2000, help="operations for the single-submit contrast (0 to skip)"
+    )
     parser.add_argument("--profile", help="write cProfile stats of the batched phase here (1 client only)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     args = parser.parse_args()
@@ -181,10 +209,14 @@ def main() -> None:
         total = args.n + args.single
         with progress() as bar:
             task = bar.add_task("register parties", total=len(cores) + len(suppliers))
-            regs = [k.registration(name=f"Core {i}", role="core_enterprise", operator_id=p.operator.party_id)
-                    for i, k in enumerate(cores)]
-            regs += [k.registration(name=f"Supplier {i}", role="supplier", operator_id=p.operator.party_id)
-                     for i, k in enumerate(suppliers)]
+            regs = [
+                k.registration(name=f"Core {i}", role="core_enterprise", operator_id=p.operator.party_id)
+                for i, k in enumerate(cores)
+            ]
+            regs += [
+                k.registration(name=f"Supplier {i}", role="supplier", operator_id=p.operator.party_id)
+                for i, k in enumerate(suppliers)
+            ]
             _effects(_submit_in_batches(p.ledger, regs, args.batch), "register")
             bar.advance(task, len(regs))
 
@@ -196,10 +228,22 @@ def main() -> None:
                 chunk = []
                 for i in range(start, min(total, start + args.batch)):
                     holder = suppliers[i % SUPPLIERS]
-                    chunk.append((holder, cores[i % len(cores)].command("voucher.issue", {
-                        "first_holder": holder.party_id, "amount": FACE, "currency": "CNY",
-                        "maturity": maturity, "contract_ref": f"PO-{i}", "invoice_refs": [f"INV-{i}"],
-                    })))
+                    chunk.append(
+                        (
+                            holder,
+                            cores[i % len(cores)].command(
+                                "voucher.issue",
+                                {
+                                    "first_holder": holder.party_id,
+                                    "amount": FACE,
+                                    "currency": "CNY",
+                                    "maturity": maturity,
+                                    "contract_ref": f"PO-{i}",
+                                    "invoice_refs": [f"INV-{i}"],
+                                },
+                            ),
+                        )
+                    )
                 with Timer() as t:
                     effects = _effects(p.ledger.submit_batch([Submission(c) for _, c in chunk]), "issue")
                 issue_seconds += t.elapsed
@@ -212,10 +256,19 @@ def main() -> None:
                 recipient = suppliers[(i + 1 + i // SUPPLIERS) % SUPPLIERS]
                 if recipient is holder:
                     recipient = suppliers[(i + 2) % SUPPLIERS]
-                offers.append(holder.command("transfer.offer", {
-                    "holding_id": holding_id, "recipient": recipient.party_id, "amount": OFFERED,
-                    "currency": "CNY", "trade_ref": f"C-{i}", "invoice_refs": [f"INV-T{i}"],
-                }))
+                offers.append(
+                    holder.command(
+                        "transfer.offer",
+                        {
+                            "holding_id": holding_id,
+                            "recipient": recipient.party_id,
+                            "amount": OFFERED,
+                            "currency": "CNY",
+                            "trade_ref": f"C-{i}",
+                            "invoice_refs": [f"INV-T{i}"],
+                        },
+                    )
+                )
                 if i % 1000 == 0:
                     bar.advance(task, 1000 if i else 1)
             bar.update(task, completed=total)
@@ -252,17 +305,25 @@ def main() -> None:
         ("verify_command/s", bound["verify_command_per_second"]),
         (f"offers/s, submit_batch({args.batch})", batched["per_second"]),
         ("  % of verify bound", f"{pct:.1f}%"),
-        ("  batch latency median / p99 ms",
-         f"{batched['batch_latency_median_ms']} / {batched['batch_latency_p99_ms']}"),
+        (
+            "  batch latency median / p99 ms",
+            f"{batched['batch_latency_median_ms']} / {batched['batch_latency_p99_ms']}",
+        ),
         ("  errors", batched["errors"] or "none"),
     ]
     if single:
-        rows += [("offers/s, submit (1 tx each)", single["per_second"]),
-                 ("  latency median / p99 ms",
-                  f"{single['batch_latency_median_ms']} / {single['batch_latency_p99_ms']}"),
-                 ("  errors", single["errors"] or "none")]
-    rows += [("issue/s during setup (batched, 1 client)", summary["setup_issue_per_second"]),
-             (f"target ≥ {target}/s", "met" if summary["target_met"] else "NOT met")]
+        rows += [
+            ("offers/s, submit (1 tx each)", single["per_second"]),
+            (
+                "  latency median / p99 ms",
+                f"{single['batch_latency_median_ms']} / {single['batch_latency_p99_ms']}",
+            ),
+            ("  errors", single["errors"] or "none"),
+        ]
+    rows += [
+        ("issue/s during setup (batched, 1 client)", summary["setup_issue_per_second"]),
+        (f"target ≥ {target}/s", "met" if summary["target_met"] else "NOT met"),
+    ]
     report(f"transfer.offer throughput ({args.db})", rows, summary, args.json)
     if args.profile:
         pstats.Stats(args.profile, stream=console.file).sort_stats("cumulative").print_stats(25)

@@ -74,7 +74,9 @@ class DemoSummary:
     cosignatures: int = 0
 
     def as_json(self) -> dict[str, Any]:
-        cny = lambda minor: Money(minor, "CNY").to_str()  # noqa: E731
+        def cny(minor: int) -> str:
+            return Money(minor, "CNY").to_str()
+
         return {
             "parties": self.parties,
             "vouchers": self.vouchers,

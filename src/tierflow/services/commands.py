@@ -90,7 +90,7 @@ def check_envelope(command: Mapping[str, Any]) -> datetime:
     if not isinstance(body, Mapping):
         raise InvalidCommand("'body' must be a JSON object.", field="body")
     required, optional = KINDS[kind]
-    missing = required - set(body)
+    missing = set(required - set(body))
     extra = set(body) - required - optional
     if missing or extra:
         raise InvalidCommand(
