@@ -106,19 +106,24 @@ def open_platform(
     genesis = genesis_command(engine)
     if genesis is None:
         policy = policy_from_settings(settings)
-        ledger = LedgerService(uow, policy=policy, clock=clock,
-                               max_skew=timedelta(seconds=settings.command_max_skew_seconds))
+        ledger = LedgerService(
+            uow, policy=policy, clock=clock, max_skew=timedelta(seconds=settings.command_max_skew_seconds)
+        )
         ledger.submit(
             operator.registration(
-                name="Platform operator", role="operator", operator_id=operator.party_id, now=clock,
+                name="Platform operator",
+                role="operator",
+                operator_id=operator.party_id,
+                now=clock,
                 policy=policy_to_json(policy),
             )
         )
         _write_operator_token(settings, access.issue_token(operator.party_id))
     else:
         policy = policy_from_json(genesis["body"]["policy"])
-        ledger = LedgerService(uow, policy=policy, clock=clock,
-                               max_skew=timedelta(seconds=settings.command_max_skew_seconds))
+        ledger = LedgerService(
+            uow, policy=policy, clock=clock, max_skew=timedelta(seconds=settings.command_max_skew_seconds)
+        )
     journal = JournalService(uow, NoteSigner(settings.log_origin, SigningKey(seed)), clock=clock)
     return Platform(
         settings=settings,

@@ -46,14 +46,22 @@ def _open(settings: Settings | None = None, **kwargs: Any) -> Platform:
     except ConfigurationError as error:
         _fail(str(error))
     except Exception as error:  # database unreachable, bad URL ...
-        _fail(f"cannot open the database {settings.database_url!r}: {error}",
-              "check TIERFLOW_DATABASE_URL (a SQLAlchemy URL such as sqlite:///var/tierflow.db)")
+        _fail(
+            f"cannot open the database {settings.database_url!r}: {error}",
+            "check TIERFLOW_DATABASE_URL (a SQLAlchemy URL such as sqlite:///var/tierflow.db)",
+        )
     raise AssertionError("unreachable")
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
 
 
 @app.command()
@@ -75,14 +83,28 @@ def demo(
     platform = _open(settings, clock=clock)
     with platform.uow() as uow:
         if uow.repo.count_vouchers() > 0:
-            _fail("this database already holds vouchers; the demo needs a fresh one",
-                  "point TIERFLOW_DATABASE_URL at a new database, or delete the SQLite file")
+            _fail(
+                "this database already holds vouchers; the demo needs a fresh one",
+                "point TIERFLOW_DATABASE_URL at a new database, or delete the SQLite file",
+            )
     with _progress() as progress:
         task = progress.add_task("registering parties", total=steps)
+
         def advance(n: int) -> None:
             progress.update(task, advance=n, description="circulating vouchers")
-        summary, members = run_demo(platform, clock, cores=cores, suppliers=suppliers, banks=banks, tiers=tiers,
-                                    vouchers=vouchers, steps=steps, seed=seed, progress=advance)
+
+        summary, members = run_demo(
+            platform,
+            clock,
+            cores=cores,
+            suppliers=suppliers,
+            banks=banks,
+            tiers=tiers,
+            vouchers=vouchers,
+            steps=steps,
+            seed=seed,
+            progress=advance,
+        )
     credentials = _write_credentials(platform, members)
     result = {**summary.as_json(), "database": settings.database_url, "credentials_file": str(credentials)}
     if json_out:
@@ -99,8 +121,15 @@ def _write_credentials(platform: Platform, members: list[Any]) -> Path:
     """Demo credentials: each party's id, token and signing seed, so a newcomer can call the API."""
     out = []
     for member in members:
-        out.append({"party_id": member.id, "name": member.name, "role": member.role,
-                    "token": platform.access.issue_token(member.id), "signing_seed": member.key.seed_b64})
+        out.append(
+            {
+                "party_id": member.id,
+                "name": member.name,
+                "role": member.role,
+                "token": platform.access.issue_token(member.id),
+                "signing_seed": member.key.seed_b64,
+            }
+        )
     path = Path(platform.settings.data_dir) / "demo-credentials.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2) + "\n")
@@ -174,21 +203,30 @@ def verify(
     problems = list(report.problems)
     if receipt is not None:
         try:
-            verify_receipt(json.loads(receipt.read_text()), (folder / "checkpoint.txt").read_text(),
-                           (folder / "platform.vkey").read_text().strip())
+            verify_receipt(
+                json.loads(receipt.read_text()),
+                (folder / "checkpoint.txt").read_text(),
+                (folder / "platform.vkey").read_text().strip(),
+            )
         except Exception as error:
             problems.append(f"receipt {receipt}: {error}")
     ok = report.ok and not problems
     result = {
-        "ok": ok, "tree_size": report.tree_size, "root": report.root_b64, "entries_checked": report.entries_checked,
-        "cosignatures": [c.__dict__ for c in report.cosignatures], "problems": problems,
+        "ok": ok,
+        "tree_size": report.tree_size,
+        "root": report.root_b64,
+        "entries_checked": report.entries_checked,
+        "cosignatures": [c.__dict__ for c in report.cosignatures],
+        "problems": problems,
     }
     if json_out:
         print(json.dumps(result, indent=2, default=str))
     else:
         colour = "green" if ok else "red"
-        Console().print(f"[{colour}]{'OK' if ok else 'FAILED'}[/]: {report.entries_checked} entries, tree size "
-                        f"{report.tree_size}, root {report.root_b64}")
+        Console().print(
+            f"[{colour}]{'OK' if ok else 'FAILED'}[/]: {report.entries_checked} entries, tree size "
+            f"{report.tree_size}, root {report.root_b64}"
+        )
         for cos in report.cosignatures:
             Console().print(f"  cosignature {cos.name}: {cos.status}")
         for problem in problems:

@@ -72,7 +72,12 @@ class PartyKey:
         return SignedCommand(command, sign_command(command, self.signing_key))
 
     def registration(
-        self, *, name: str, role: str, operator_id: str, now: datetime | Callable[[], datetime] | None = None,
+        self,
+        *,
+        name: str,
+        role: str,
+        operator_id: str,
+        now: datetime | Callable[[], datetime] | None = None,
         policy: Mapping[str, Any] | None = None,
     ) -> SignedCommand:
         """A ``party.register`` command: signed by this (new) key, acted by the operator who registers it."""

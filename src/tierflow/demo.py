@@ -22,10 +22,38 @@ from tierflow.domain.money import Money
 from tierflow.ledger.checkpoint import Checkpoint
 from tierflow.ledger.cosignature import cosign
 
-SUPPLIER_NAMES = ("Precision", "Huaxin", "Evergreen", "Pearl River", "Jade", "Zhongtian", "Sunrise", "Golden",
-                  "Yangtze", "Harbor", "Summit", "Lotus", "Dragon Gate", "Silk Road", "Bluesky", "Kunlun")
-GOODS = ("Components", "Castings", "Plastics", "Electronics", "Logistics", "Packaging", "Textiles", "Metals",
-         "Chemicals", "Machinery", "Cables", "Glass")
+SUPPLIER_NAMES = (
+    "Precision",
+    "Huaxin",
+    "Evergreen",
+    "Pearl River",
+    "Jade",
+    "Zhongtian",
+    "Sunrise",
+    "Golden",
+    "Yangtze",
+    "Harbor",
+    "Summit",
+    "Lotus",
+    "Dragon Gate",
+    "Silk Road",
+    "Bluesky",
+    "Kunlun",
+)
+GOODS = (
+    "Components",
+    "Castings",
+    "Plastics",
+    "Electronics",
+    "Logistics",
+    "Packaging",
+    "Textiles",
+    "Metals",
+    "Chemicals",
+    "Machinery",
+    "Cables",
+    "Glass",
+)
 CORES = ("Northwind Motors", "Eastern Grid Equipment", "Pacific Appliances", "Great Wall Construction")
 BANKS = ("First Commercial Bank", "Harbour Factoring", "Merchants Trade Finance", "Coastal Credit Bank")
 
@@ -81,10 +109,16 @@ class DemoSummary:
             "parties": self.parties,
             "vouchers": self.vouchers,
             "face_issued": cny(self.face_issued),
-            "transfers": {"offered": self.transfers_offered, "accepted": self.transfers_accepted,
-                          "rejected": self.transfers_rejected},
-            "financings": {"funded": self.financings_funded, "declined": self.financings_declined,
-                           "net_proceeds": cny(self.financed_net)},
+            "transfers": {
+                "offered": self.transfers_offered,
+                "accepted": self.transfers_accepted,
+                "rejected": self.transfers_rejected,
+            },
+            "financings": {
+                "funded": self.financings_funded,
+                "declined": self.financings_declined,
+                "net_proceeds": cny(self.financed_net),
+            },
             "settlements": {"count": self.settlements, "paid": cny(self.paid), "overdue": cny(self.overdue)},
             "deepest_tier": self.deepest_tier,
             "refused_by_rules": self.refused,
@@ -105,18 +139,23 @@ class DemoBuilder:
 
     def register(self, name: str, role: str, tier: int = 0) -> Member:
         key = PartyKey.from_seed(self.rng.randbytes(32))
-        self.p.ledger.submit(key.registration(name=name, role=role, operator_id=self.p.operator.party_id,
-                                              now=self.clock))
+        self.p.ledger.submit(
+            key.registration(name=name, role=role, operator_id=self.p.operator.party_id, now=self.clock)
+        )
         member = Member(name, role, key, tier)
         self.members.append(member)
         self.summary.parties[role] = self.summary.parties.get(role, 0) + 1
         return member
 
     def build_parties(self, cores: int, suppliers: int, banks: int, tiers: int) -> None:
-        self.cores = [self.register(CORES[i % len(CORES)] + ("" if i < len(CORES) else f" {i}"), "core_enterprise")
-                      for i in range(cores)]
-        self.banks = [self.register(BANKS[i % len(BANKS)] + ("" if i < len(BANKS) else f" {i}"),
-                                    "financial_institution") for i in range(banks)]
+        self.cores = [
+            self.register(CORES[i % len(CORES)] + ("" if i < len(CORES) else f" {i}"), "core_enterprise")
+            for i in range(cores)
+        ]
+        self.banks = [
+            self.register(BANKS[i % len(BANKS)] + ("" if i < len(BANKS) else f" {i}"), "financial_institution")
+            for i in range(banks)
+        ]
         per_tier = self._tier_sizes(suppliers, tiers)
         self.tiers: list[list[Member]] = []
         n = 0
@@ -155,11 +194,18 @@ class DemoBuilder:
             holder = self.rng.choice(self.tiers[0])
             face = self.rng.randrange(50_000, 5_000_000) * 100  # CNY 50k .. 5m, in fen
             maturity = (self.clock.now + timedelta(days=self.rng.randint(*tenor_days))).date()
-            effects = self._do(core, "voucher.issue", {
-                "first_holder": holder.id, "amount": Money(face, "CNY").to_str(), "currency": "CNY",
-                "maturity": maturity.isoformat(), "contract_ref": f"PO-{core.name.split()[0].upper()}-{i + 1:05d}",
-                "invoice_refs": [f"{self.rng.randrange(10**19, 10**20)}"],
-            })
+            effects = self._do(
+                core,
+                "voucher.issue",
+                {
+                    "first_holder": holder.id,
+                    "amount": Money(face, "CNY").to_str(),
+                    "currency": "CNY",
+                    "maturity": maturity.isoformat(),
+                    "contract_ref": f"PO-{core.name.split()[0].upper()}-{i + 1:05d}",
+                    "invoice_refs": [f"{self.rng.randrange(10**19, 10**20)}"],
+                },
+            )
             if effects:
                 self.summary.vouchers += 1
                 self.summary.face_issued += face
@@ -193,11 +239,18 @@ class DemoBuilder:
         supplier = self.rng.choice(holder.suppliers)
         units = holding["units"]["end"] - holding["units"]["start"] + 1
         amount = units if units < 100 or self.rng.random() < 0.2 else self.rng.randrange(1, units)
-        effects = self._do(holder, "transfer.offer", {
-            "holding_id": holding["id"], "recipient": supplier.id, "amount": Money(amount, "CNY").to_str(),
-            "currency": "CNY", "trade_ref": f"SC-{holder.id[-4:]}-{supplier.id[-4:]}-{self.rng.randrange(10**4)}",
-            "invoice_refs": [f"{self.rng.randrange(10**19, 10**20)}"],
-        })
+        effects = self._do(
+            holder,
+            "transfer.offer",
+            {
+                "holding_id": holding["id"],
+                "recipient": supplier.id,
+                "amount": Money(amount, "CNY").to_str(),
+                "currency": "CNY",
+                "trade_ref": f"SC-{holder.id[-4:]}-{supplier.id[-4:]}-{self.rng.randrange(10**4)}",
+                "invoice_refs": [f"{self.rng.randrange(10**19, 10**20)}"],
+            },
+        )
         if not effects:
             return
         self.summary.transfers_offered += 1
@@ -215,10 +268,18 @@ class DemoBuilder:
         units = holding["units"]["end"] - holding["units"]["start"] + 1
         amount = units if units < 100 else self.rng.randrange(units // 2, units + 1)
         rate = f"0.0{self.rng.randint(28, 55)}"
-        effects = self._do(holder, "financing.request", {
-            "holding_id": holding["id"], "financier": bank.id, "amount": Money(amount, "CNY").to_str(),
-            "currency": "CNY", "annual_rate": rate, "fee": "200.00",
-        })
+        effects = self._do(
+            holder,
+            "financing.request",
+            {
+                "holding_id": holding["id"],
+                "financier": bank.id,
+                "amount": Money(amount, "CNY").to_str(),
+                "currency": "CNY",
+                "annual_rate": rate,
+                "fee": "200.00",
+            },
+        )
         if not effects or leave_open:
             return
         if self.rng.random() < 0.85:
@@ -237,8 +298,11 @@ class DemoBuilder:
             obligor = next(m for m in self.cores if m.id == voucher["obligor"])
             face = Money.parse(voucher["face"]["amount"], "CNY").minor
             paid = face if obligor is not partial_obligor else face * 7 // 10
-            effects = self._do(obligor, "voucher.settle", {
-                "voucher_id": voucher["id"], "amount": Money(paid, "CNY").to_str(), "currency": "CNY"})
+            effects = self._do(
+                obligor,
+                "voucher.settle",
+                {"voucher_id": voucher["id"], "amount": Money(paid, "CNY").to_str(), "currency": "CNY"},
+            )
             if effects:
                 self.summary.settlements += 1
                 self.summary.paid += paid

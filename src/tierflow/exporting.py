@@ -17,7 +17,9 @@ from tierflow.store import schema as t
 CHUNK = 5000
 
 
-def export_journal(platform: Platform, out: Path, *, on_progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def export_journal(
+    platform: Platform, out: Path, *, on_progress: Callable[[int], None] | None = None
+) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     note = platform.journal.latest_checkpoint()
     size = int(note.split("\n")[1])
@@ -28,9 +30,11 @@ def export_journal(platform: Platform, out: Path, *, on_progress: Callable[[int]
                 handle.write(json.dumps({"index": index, "leaf": base64.b64encode(leaf).decode()}) + "\n")
             if on_progress:
                 on_progress(len(rows))
-        witnesses = uow.conn.execute(
-            t.cosignatures.select().with_only_columns(t.cosignatures.c.witness_id).distinct()
-        ).scalars().all()
+        witnesses = (
+            uow.conn.execute(t.cosignatures.select().with_only_columns(t.cosignatures.c.witness_id).distinct())
+            .scalars()
+            .all()
+        )
         keys = []
         for witness_id in sorted(witnesses):
             party = uow.repo.get_party(witness_id)

@@ -3,7 +3,7 @@ caught at the first entry that does not re-execute as recorded."""
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -191,7 +191,7 @@ def test_a_platform_clock_outside_utc_still_replays_identically(
         with platform.engine.connect() as conn:
             issue_dates = list(conn.execute(select(t.vouchers.c.issue_date)).scalars())
             expiries = list(conn.execute(select(t.offers.c.expires_at)).scalars())
-        utc_now = clock.now.astimezone(timezone.utc)
+        utc_now = clock.now.astimezone(UTC)
         assert issue_dates == [utc_now.date()]
         assert expiries[0].endswith("Z")
         replays_identically(platform.engine)

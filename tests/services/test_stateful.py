@@ -17,7 +17,7 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tests.conftest import Chain, FakeClock
 from tests.services.conftest import assert_replays_identically, check_holdings, settled_units
@@ -27,7 +27,12 @@ from tierflow.config import Settings
 from tierflow.domain.errors import DomainError
 from tierflow.domain.money import Money
 from tierflow.store import schema as t
+from tierflow.store.engine import make_engine
 from tierflow.store.snapshot import event_count, snapshot
+
+
+def _no_fsync(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA synchronous=OFF")
 
 
 def cny(minor: int) -> str:
@@ -39,10 +44,11 @@ class ServiceMachine(RuleBasedStateMachine):
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(prefix="tierflow-stateful-"))
         self.clock = FakeClock()
-        self.platform = open_platform(
-            Settings(database_url=f"sqlite:///{self.dir / 'db.sqlite'}", data_dir=self.dir / "var"),
-            clock=self.clock,
-        )
+        url = f"sqlite:///{self.dir / 'db.sqlite'}"
+        engine = make_engine(url)
+        event.listen(engine, "connect", _no_fsync)  # a throwaway database: durability is not under test
+        self.platform = open_platform(Settings(database_url=url, data_dir=self.dir / "var"), clock=self.clock,
+                                      engine=engine)
         self.chain = Chain(self.platform, self.clock)
         c = self.chain
         self.suppliers = [c.tier1, c.tier2, c.tier3]
@@ -289,7 +295,7 @@ class ServiceMachine(RuleBasedStateMachine):
 
 ServiceMachine.TestCase.settings = settings(
     max_examples=15,
-    stateful_step_count=25,
+    stateful_step_count=20,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )

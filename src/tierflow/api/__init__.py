@@ -22,7 +22,6 @@ from tierflow.api.routes_journal import router as journal_router
 from tierflow.api.routes_ledger import router as ledger_router
 from tierflow.bootstrap import Platform
 
-
 ROUTERS = (ledger_router, journal_router)
 
 

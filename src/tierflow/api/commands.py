@@ -21,7 +21,9 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 def idempotency(request: Request, payload: SignedCommandIn) -> Idempotency:
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if not key:
-        raise ApiProblem(400, "idempotency_key_missing", f"State-changing requests need an {IDEMPOTENCY_HEADER} header.")
+        raise ApiProblem(
+            400, "idempotency_key_missing", f"State-changing requests need an {IDEMPOTENCY_HEADER} header."
+        )
     if len(key) > 255:
         raise ApiProblem(400, "idempotency_key_invalid", f"{IDEMPOTENCY_HEADER} is at most 255 characters.")
     try:
@@ -49,7 +51,5 @@ def run(
             raise ApiProblem(400, "path_mismatch", f"The command's body.{name} must equal the id in the path.")
     key = idempotency(request, payload)
     committer = request.app.state.committer
-    accepted: Accepted = committer.submit(
-        Submission(SignedCommand(payload.command, payload.signature), party, key)
-    )
+    accepted: Accepted = committer.submit(Submission(SignedCommand(payload.command, payload.signature), party, key))
     return accepted

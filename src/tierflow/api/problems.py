@@ -43,7 +43,9 @@ def status_for(error: DomainError) -> int:
     return STATUS.get(error.kind, 400)
 
 
-def problem(request: Request, status: int, code: str, detail: str, fields: dict[str, Any] | None = None) -> JSONResponse:
+def problem(
+    request: Request, status: int, code: str, detail: str, fields: dict[str, Any] | None = None
+) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"/problems/{code}",
         "title": code.replace("_", " ").capitalize(),

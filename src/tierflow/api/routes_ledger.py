@@ -31,8 +31,13 @@ def _page(page: Any) -> ListPage:
 # --- parties ---------------------------------------------------------------------------------------------
 
 
-@router.post("/parties", response_model=Registered, status_code=201, tags=["parties"],
-             summary="Register a party (operator); the command is signed by the new party's own key")
+@router.post(
+    "/parties",
+    response_model=Registered,
+    status_code=201,
+    tags=["parties"],
+    summary="Register a party (operator); the command is signed by the new party's own key",
+)
 def register_party(
     request: Request, response: Response, platform: PlatformDep, party: Operator, payload: SignedCommandIn
 ) -> Registered:
@@ -45,7 +50,10 @@ def register_party(
 
 @router.get("/parties", response_model=ListPage, tags=["parties"], summary="The directory of parties")
 def list_parties(
-    platform: PlatformDep, party: CurrentParty, limit: Limit = 100, starting_after: After = None,
+    platform: PlatformDep,
+    party: CurrentParty,
+    limit: Limit = 100,
+    starting_after: After = None,
     role: Annotated[str | None, Query(max_length=32)] = None,
 ) -> ListPage:
     return _page(platform.queries.parties(party, role=role, limit=limit, after=starting_after))
@@ -64,8 +72,13 @@ def get_party(platform: PlatformDep, party: CurrentParty, party_id: str) -> dict
 # --- vouchers and settlement -----------------------------------------------------------------------------
 
 
-@router.post("/vouchers", response_model=Accepted, status_code=201, tags=["vouchers"],
-             summary="A core enterprise confirms a payable and issues a voucher (voucher.issue)")
+@router.post(
+    "/vouchers",
+    response_model=Accepted,
+    status_code=201,
+    tags=["vouchers"],
+    summary="A core enterprise confirms a payable and issues a voucher (voucher.issue)",
+)
 def issue(
     request: Request, response: Response, platform: PlatformDep, party: CurrentParty, payload: SignedCommandIn
 ) -> Accepted:
@@ -74,7 +87,9 @@ def issue(
 
 
 @router.get("/vouchers", response_model=ListPage, tags=["vouchers"])
-def list_vouchers(platform: PlatformDep, party: CurrentParty, limit: Limit = 100, starting_after: After = None) -> ListPage:
+def list_vouchers(
+    platform: PlatformDep, party: CurrentParty, limit: Limit = 100, starting_after: After = None
+) -> ListPage:
     return _page(platform.queries.vouchers(party, limit=limit, after=starting_after))
 
 
@@ -83,8 +98,11 @@ def get_voucher(platform: PlatformDep, party: CurrentParty, voucher_id: str) -> 
     return platform.queries.voucher(party, voucher_id)
 
 
-@router.get("/vouchers/{voucher_id}/units/{unit}/provenance", tags=["vouchers"],
-            summary="Provenance of one unit (one fen): every holder, tier, trade reference and journal entry")
+@router.get(
+    "/vouchers/{voucher_id}/units/{unit}/provenance",
+    tags=["vouchers"],
+    summary="Provenance of one unit (one fen): every holder, tier, trade reference and journal entry",
+)
 def unit_provenance(
     platform: PlatformDep, party: CurrentParty, voucher_id: str, unit: Annotated[int, Path(ge=1, le=2**62)]
 ) -> dict[str, Any]:
@@ -96,8 +114,13 @@ def voucher_settlements(platform: PlatformDep, party: CurrentParty, voucher_id: 
     return platform.queries.settlements(party, voucher_id)
 
 
-@router.post("/settlements", response_model=Accepted, status_code=201, tags=["settlements"],
-             summary="The obligor pays at maturity (voucher.settle); partial payments are allocated pari passu")
+@router.post(
+    "/settlements",
+    response_model=Accepted,
+    status_code=201,
+    tags=["settlements"],
+    summary="The obligor pays at maturity (voucher.settle); partial payments are allocated pari passu",
+)
 def settle(
     request: Request, response: Response, platform: PlatformDep, party: CurrentParty, payload: SignedCommandIn
 ) -> Accepted:
@@ -110,12 +133,16 @@ def settle(
 
 @router.get("/holdings", response_model=ListPage, tags=["holdings"], summary="Your holdings (current by default)")
 def list_holdings(
-    platform: PlatformDep, party: CurrentParty, limit: Limit = 100, starting_after: After = None,
+    platform: PlatformDep,
+    party: CurrentParty,
+    limit: Limit = 100,
+    starting_after: After = None,
     voucher_id: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
 ) -> ListPage:
-    return _page(platform.queries.holdings(party, voucher_id=voucher_id, status=status, limit=limit,
-                                           after=starting_after))
+    return _page(
+        platform.queries.holdings(party, voucher_id=voucher_id, status=status, limit=limit, after=starting_after)
+    )
 
 
 @router.get("/holdings/{holding_id}", tags=["holdings"])
@@ -123,14 +150,22 @@ def get_holding(platform: PlatformDep, party: CurrentParty, holding_id: str) -> 
     return platform.queries.holding(party, holding_id)
 
 
-@router.get("/holdings/{holding_id}/provenance", tags=["holdings"],
-            summary="The holding's chain back to the voucher's root, with the journal entry of each hop")
+@router.get(
+    "/holdings/{holding_id}/provenance",
+    tags=["holdings"],
+    summary="The holding's chain back to the voucher's root, with the journal entry of each hop",
+)
 def holding_provenance(platform: PlatformDep, party: CurrentParty, holding_id: str) -> dict[str, Any]:
     return platform.queries.provenance(party, holding_id)
 
 
-@router.post("/freezes", response_model=Accepted, status_code=201, tags=["holdings"],
-             summary="Freeze a disputed sub-range of a holding (operator)")
+@router.post(
+    "/freezes",
+    response_model=Accepted,
+    status_code=201,
+    tags=["holdings"],
+    summary="Freeze a disputed sub-range of a holding (operator)",
+)
 def freeze(
     request: Request, response: Response, platform: PlatformDep, party: Operator, payload: SignedCommandIn
 ) -> Accepted:
@@ -138,10 +173,19 @@ def freeze(
     return _created(response, f"/v1/holdings/{accepted.effects['frozen_holding_id']}", accepted)
 
 
-@router.post("/freezes/{freeze_id}/release", response_model=Accepted, status_code=201, tags=["holdings"],
-             summary="Release a freeze (operator)")
+@router.post(
+    "/freezes/{freeze_id}/release",
+    response_model=Accepted,
+    status_code=201,
+    tags=["holdings"],
+    summary="Release a freeze (operator)",
+)
 def release(
-    request: Request, response: Response, platform: PlatformDep, party: Operator, freeze_id: str,
+    request: Request,
+    response: Response,
+    platform: PlatformDep,
+    party: Operator,
+    freeze_id: str,
     payload: SignedCommandIn,
 ) -> Accepted:
     accepted = commands.run(request, platform, party, payload, "freeze.release", freeze_id=freeze_id)
@@ -151,8 +195,13 @@ def release(
 # --- transfers -------------------------------------------------------------------------------------------
 
 
-@router.post("/transfers", response_model=Accepted, status_code=201, tags=["transfers"],
-             summary="Split a holding and offer part of it to your supplier (transfer.offer)")
+@router.post(
+    "/transfers",
+    response_model=Accepted,
+    status_code=201,
+    tags=["transfers"],
+    summary="Split a holding and offer part of it to your supplier (transfer.offer)",
+)
 def offer(
     request: Request, response: Response, platform: PlatformDep, party: CurrentParty, payload: SignedCommandIn
 ) -> Accepted:
@@ -162,12 +211,14 @@ def offer(
 
 @router.get("/transfers", response_model=ListPage, tags=["transfers"])
 def list_transfers(
-    platform: PlatformDep, party: CurrentParty, limit: Limit = 100, starting_after: After = None,
+    platform: PlatformDep,
+    party: CurrentParty,
+    limit: Limit = 100,
+    starting_after: After = None,
     direction: Annotated[str, Query(pattern="^(incoming|outgoing|all)$")] = "all",
     status: Annotated[str | None, Query(max_length=16)] = None,
 ) -> ListPage:
-    return _page(platform.queries.offers(party, direction=direction, status=status, limit=limit,
-                                         after=starting_after))
+    return _page(platform.queries.offers(party, direction=direction, status=status, limit=limit, after=starting_after))
 
 
 @router.get("/transfers/{offer_id}", tags=["transfers"])
@@ -177,7 +228,11 @@ def get_transfer(platform: PlatformDep, party: CurrentParty, offer_id: str) -> d
 
 def _offer_action(kind: str, summary: str) -> Any:
     def action(
-        request: Request, response: Response, platform: PlatformDep, party: CurrentParty, offer_id: str,
+        request: Request,
+        response: Response,
+        platform: PlatformDep,
+        party: CurrentParty,
+        offer_id: str,
         payload: SignedCommandIn,
     ) -> Accepted:
         accepted = commands.run(request, platform, party, payload, kind, offer_id=offer_id)
@@ -194,16 +249,26 @@ for _verb, _kind, _summary in (
     ("expire", "transfer.expire", "The operator expires an offer past its time"),
 ):
     router.add_api_route(
-        f"/transfers/{{offer_id}}/{_verb}", _offer_action(_kind, _summary), methods=["POST"],
-        response_model=Accepted, status_code=201, tags=["transfers"], summary=_summary,
+        f"/transfers/{{offer_id}}/{_verb}",
+        _offer_action(_kind, _summary),
+        methods=["POST"],
+        response_model=Accepted,
+        status_code=201,
+        tags=["transfers"],
+        summary=_summary,
     )
 
 
 # --- financing -------------------------------------------------------------------------------------------
 
 
-@router.post("/financings", response_model=Accepted, status_code=201, tags=["financings"],
-             summary="Ask a financial institution to finance part of a holding (financing.request)")
+@router.post(
+    "/financings",
+    response_model=Accepted,
+    status_code=201,
+    tags=["financings"],
+    summary="Ask a financial institution to finance part of a holding (financing.request)",
+)
 def request_financing(
     request: Request, response: Response, platform: PlatformDep, party: CurrentParty, payload: SignedCommandIn
 ) -> Accepted:
@@ -213,7 +278,10 @@ def request_financing(
 
 @router.get("/financings", response_model=ListPage, tags=["financings"])
 def list_financings(
-    platform: PlatformDep, party: CurrentParty, limit: Limit = 100, starting_after: After = None,
+    platform: PlatformDep,
+    party: CurrentParty,
+    limit: Limit = 100,
+    starting_after: After = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
 ) -> ListPage:
     return _page(platform.queries.financings(party, status=status, limit=limit, after=starting_after))
@@ -226,7 +294,11 @@ def get_financing(platform: PlatformDep, party: CurrentParty, financing_id: str)
 
 def _financing_action(kind: str, summary: str) -> Any:
     def action(
-        request: Request, response: Response, platform: PlatformDep, party: CurrentParty, financing_id: str,
+        request: Request,
+        response: Response,
+        platform: PlatformDep,
+        party: CurrentParty,
+        financing_id: str,
         payload: SignedCommandIn,
     ) -> Accepted:
         accepted = commands.run(request, platform, party, payload, kind, financing_id=financing_id)
@@ -243,12 +315,20 @@ for _verb, _kind, _summary in (
     ("cancel", "financing.cancel", "The applicant withdraws its request"),
 ):
     router.add_api_route(
-        f"/financings/{{financing_id}}/{_verb}", _financing_action(_kind, _summary), methods=["POST"],
-        response_model=Accepted, status_code=201, tags=["financings"], summary=_summary,
+        f"/financings/{{financing_id}}/{_verb}",
+        _financing_action(_kind, _summary),
+        methods=["POST"],
+        response_model=Accepted,
+        status_code=201,
+        tags=["financings"],
+        summary=_summary,
     )
 
 
-@router.get("/events/{event_id}", tags=["journal"],
-            summary="A journal entry you are concerned by, with its leaf and index (a receipt)")
+@router.get(
+    "/events/{event_id}",
+    tags=["journal"],
+    summary="A journal entry you are concerned by, with its leaf and index (a receipt)",
+)
 def get_event(platform: PlatformDep, party: CurrentParty, event_id: str) -> dict[str, Any]:
     return platform.queries.event(party, event_id)

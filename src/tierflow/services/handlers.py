@@ -402,7 +402,7 @@ def request_financing(ctx: Context) -> Result:
         raise WrongRole("Financing is requested from a financial institution.", party=financier.id)
     amount = c.money(ctx.body)
     _same_currency(amount, voucher)
-    fee = Money.parse(str(ctx.body.get("fee", "0")), amount.currency) if "fee" in ctx.body else Money(0, amount.currency)
+    fee = c.money(ctx.body, "fee") if "fee" in ctx.body else Money(0, amount.currency)
     annual_rate = c.rate(ctx.body, "annual_rate")
     basis = _basis(ctx.body)
     priced = quote(

@@ -168,7 +168,10 @@ class JournalService:
             now = int(self._clock().timestamp())
             if abs(now - timestamp) > 3600:
                 raise CosignatureRejected("The cosignature's timestamp is more than an hour from now.")
-            if witness.id in _names(uow.tree.cosignature_lines(tree_size)):
+            existing = uow.tree.cosignature_lines(tree_size)
+            if line.rstrip("\n") + "\n" in existing:
+                return timestamp  # the same cosignature again: nothing to do (idempotent)
+            if witness.id in _names(existing):
                 raise CosignatureRejected("This witness has already cosigned this checkpoint.")
             uow.tree.add_cosignature(tree_size, witness.id, line.rstrip("\n") + "\n", timestamp)
             uow.commit()

@@ -174,10 +174,8 @@ class SqlReadModel:
             stmt = stmt.where(h.holder_id == holder)
         if voucher_id is not None:
             stmt = stmt.where(h.voucher_id == voucher_id)
-        if status is not None:
-            stmt = stmt.where(h.status == status)
-        else:
-            stmt = stmt.where(h.status != "superseded")
+        # Without a status filter, only current holdings (history stays reachable through provenance).
+        stmt = stmt.where(h.status == status) if status is not None else stmt.where(h.status != "superseded")
         if after:
             stmt = stmt.where(h.id > after)
 
