@@ -48,8 +48,7 @@ def setup(url: str, workdir: Path, n: int) -> tuple[list[tuple[str, dict[str, An
     suppliers = [PartyKey.generate() for _ in range(SUPPLIERS)]
     regs = [core.registration(name="Core", role="core_enterprise", operator_id=p.operator.party_id)]
     regs += [
-        k.registration(name=f"S{i}", role="supplier", operator_id=p.operator.party_id)
-        for i, k in enumerate(suppliers)
+        k.registration(name=f"S{i}", role="supplier", operator_id=p.operator.party_id) for i, k in enumerate(suppliers)
     ]
     assert all(isinstance(r, Accepted) for r in p.ledger.submit_batch([Submission(c) for c in regs]))
     tokens = {k.party_id: p.access.issue_token(k.party_id) for k in suppliers}
@@ -95,16 +94,12 @@ def setup(url: str, workdir: Path, n: int) -> tuple[list[tuple[str, dict[str, An
                 "invoice_refs": [f"INV-T{i}"],
             },
         )
-        requests.append(
-            (tokens[holder.party_id], {"command": dict(signed.command), "signature": signed.signature})
-        )
+        requests.append((tokens[holder.party_id], {"command": dict(signed.command), "signature": signed.signature}))
     return requests, settings
 
 
 def start_server(settings: Settings, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = dict(
-        os.environ, TIERFLOW_DATABASE_URL=settings.database_url, TIERFLOW_DATA_DIR=str(settings.data_dir)
-    )
+    env = dict(os.environ, TIERFLOW_DATABASE_URL=settings.database_url, TIERFLOW_DATA_DIR=str(settings.data_dir))
     exe = Path(sys.executable).with_name("tierflow")
     handle = log.open("wb")
     proc = subprocess.Popen(
@@ -172,9 +167,7 @@ def drive(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--pg-url", default=DEFAULT_PG)
     parser.add_argument("--n", type=int, default=5000, help="requests (one voucher issued for each)")

@@ -35,9 +35,7 @@ def leaf_data(i: int) -> bytes:
     return b"synthetic-leaf-%d" % i
 
 
-def _full_subtree_nodes(
-    hashes: list[bytes], level: int, first: int
-) -> Iterator[list[tuple[int, int, bytes]]]:
+def _full_subtree_nodes(hashes: list[bytes], level: int, first: int) -> Iterator[list[tuple[int, int, bytes]]]:
     """Levels above ``hashes`` (nodes at ``level`` starting at index ``first``): only full subtrees."""
     sha = hashlib.sha256
     while len(hashes) > 1:
@@ -141,9 +139,7 @@ def timed(label: str, indexes: list[int], budget: float, call: Any) -> list[floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--leaves", type=int, default=10_000_000)
     parser.add_argument("--proofs", type=int, default=2000)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
@@ -172,9 +168,7 @@ def main() -> None:
                 builder.append(merkle.leaf_hash(leaf_data(i)))
             assert builder.root() == root, "synthetic tree root differs from TreeBuilder"
         with p.engine.begin() as conn:
-            conn.execute(
-                text("UPDATE tree_state SET size = :s, root = :r WHERE id = 1"), {"s": size, "r": root}
-            )
+            conn.execute(text("UPDATE tree_state SET size = :s, root = :r WHERE id = 1"), {"s": size, "r": root})
         checkpoint = p.journal.publish_checkpoint()
         assert checkpoint is not None and checkpoint.size == size
 

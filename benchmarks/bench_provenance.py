@@ -81,9 +81,7 @@ def voucher_rows(v: int) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], list[t
                 f"evt_tier{t + 1:02d}",
             )
         )
-        holdings.append(
-            (change, vid, mid + 1, end, holders[t], t, current, "live", f"evt_tier{t + 1:02d}", None)
-        )
+        holdings.append((change, vid, mid + 1, end, holders[t], t, current, "live", f"evt_tier{t + 1:02d}", None))
         offers.append(
             (
                 f"ofr_{vid[4:]}_{t}",
@@ -102,9 +100,7 @@ def voucher_rows(v: int) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], list[t
             )
         )
         parent, current, holdings_tier, end = current, part, t + 1, mid
-    holdings.append(
-        (current, vid, start, end, holders[TIERS], TIERS, parent, "live", f"evt_tier{TIERS:02d}", None)
-    )
+    holdings.append((current, vid, start, end, holders[TIERS], TIERS, parent, "live", f"evt_tier{TIERS:02d}", None))
     return voucher, holdings, offers
 
 
@@ -130,8 +126,7 @@ def fill(engine: Any, vouchers: int) -> float:
         parties = [(pid("c", i), f"Core {i}", "core_enterprise") for i in range(CORES)]
         parties += [(pid("s", i), f"Supplier {i}", "supplier") for i in range(SUPPLIERS)]
         cur.executemany(
-            "INSERT INTO parties (id, name, role, public_key, registered_event) "
-            "VALUES (?, ?, ?, ?, 'evt_reg')",
+            "INSERT INTO parties (id, name, role, public_key, registered_event) VALUES (?, ?, ?, ?, 'evt_reg')",
             [(i, n, r, i.encode().ljust(32, b"\0")[:32]) for i, n, r in parties],
         )
         events = [f"evt_tier{t:02d}" for t in range(1, TIERS + 1)] + ["evt_issue", "evt_reg"]
@@ -175,9 +170,7 @@ def fill(engine: Any, vouchers: int) -> float:
     return time.perf_counter() - started
 
 
-def timed(
-    label: str, lookups: list[tuple[str, int]], call: Any, budget: float
-) -> tuple[list[float], list[int]]:
+def timed(label: str, lookups: list[tuple[str, int]], call: Any, budget: float) -> tuple[list[float], list[int]]:
     times: list[float] = []
     depths: list[int] = []
     deadline = time.perf_counter() + budget
@@ -195,9 +188,7 @@ def timed(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--holdings", type=int, default=10_000_000)
     parser.add_argument("--lookups", type=int, default=1000)
     parser.add_argument("--budget", type=float, default=120.0, help="stop each timed phase after this many s")
@@ -224,12 +215,8 @@ def main() -> None:
         def call(vid: str, unit: int) -> dict[str, Any]:
             return p.queries.unit_provenance(viewer, vid, unit)
 
-        deep_lookups = [
-            (f"vch_{rng.randrange(vouchers):09d}", rng.randint(1, 2)) for _ in range(args.lookups)
-        ]
-        any_lookups = [
-            (f"vch_{rng.randrange(vouchers):09d}", rng.randint(1, FACE)) for _ in range(args.lookups)
-        ]
+        deep_lookups = [(f"vch_{rng.randrange(vouchers):09d}", rng.randint(1, 2)) for _ in range(args.lookups)]
+        any_lookups = [(f"vch_{rng.randrange(vouchers):09d}", rng.randint(1, FACE)) for _ in range(args.lookups)]
         for vid, unit in deep_lookups[:5]:
             call(vid, unit)
         deep_times, deep_depths = timed("unit_provenance, tier-11 units", deep_lookups, call, args.budget)
@@ -238,9 +225,7 @@ def main() -> None:
         # offers on holding_id, which has no index, so SQLite builds an automatic index on every query.
         with p.engine.begin() as conn:
             conn.exec_driver_sql("CREATE INDEX ix_bench_offers_holding ON offers (holding_id)")
-        idx_times, _ = timed(
-            "tier-11 units, with an index on offers(holding_id)", deep_lookups, call, args.budget
-        )
+        idx_times, _ = timed("tier-11 units, with an index on offers(holding_id)", deep_lookups, call, args.budget)
         db_bytes = sum(f.stat().st_size for f in Path(db.workdir).glob("bench.db*"))
         p.close()
 
@@ -274,8 +259,7 @@ def main() -> None:
         ("  mean chain length", summary["random_units"]["mean_chain_length"]),
         (
             "  median / p99 ms",
-            f"{summary['random_units']['latency']['median_ms']} / "
-            f"{summary['random_units']['latency']['p99_ms']}",
+            f"{summary['random_units']['latency']['median_ms']} / {summary['random_units']['latency']['p99_ms']}",
         ),
         (
             "comparison: index on offers(holding_id), tier-11 median / p99 ms",

@@ -107,9 +107,7 @@ def _run_client(
         p.close()
 
 
-def _child(
-    url: str, workdir: str, commands: list[SignedCommand], batch: int, barrier: Any, queue: Any
-) -> None:
+def _child(url: str, workdir: str, commands: list[SignedCommand], batch: int, barrier: Any, queue: Any) -> None:
     queue.put(_run_client(url, workdir, commands, batch, barrier))
 
 
@@ -128,9 +126,7 @@ def run_phase(
         barrier = ctx.Barrier(clients)
         queue = ctx.Queue()
         shares = [commands[i::clients] for i in range(clients)]
-        procs = [
-            ctx.Process(target=_child, args=(url, str(workdir), s, batch, barrier, queue)) for s in shares
-        ]
+        procs = [ctx.Process(target=_child, args=(url, str(workdir), s, batch, barrier, queue)) for s in shares]
         for proc in procs:
             proc.start()
         results = [queue.get() for _ in procs]
@@ -160,8 +156,7 @@ def verify_rate(commands: list[SignedCommand], keys: dict[str, bytes]) -> dict[s
     """PyNaCl verifications per second over the very messages the run submits (bytes prepared first),
     and the same through ``verify_command`` (which also canonicalises the command)."""
     prepared = [
-        (VerifyKey(keys[c.actor]), command_signing_bytes(c.command), base64.b64decode(c.signature))
-        for c in commands
+        (VerifyKey(keys[c.actor]), command_signing_bytes(c.command), base64.b64decode(c.signature)) for c in commands
     ]
     with Timer() as raw:
         for key, message, signature in prepared:
@@ -177,9 +172,7 @@ def verify_rate(commands: list[SignedCommand], keys: dict[str, bytes]) -> dict[s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument(
         "--pg-url",
@@ -296,7 +289,8 @@ def main() -> None:
         "single": single,
         "percent_of_verify_bound": round(pct, 1),
         "target_per_second": target,
-        "target_met": batched["per_second"] >= target and (args.db != "sqlite" or pct >= 50),
+        "valid": not batched["errors"] and not (single and single["errors"]),
+        "target_met": not batched["errors"] and batched["per_second"] >= target and (args.db != "sqlite" or pct >= 50),
     }
     rows = [
         ("database", args.db),
@@ -325,6 +319,10 @@ def main() -> None:
         (f"target ≥ {target}/s", "met" if summary["target_met"] else "NOT met"),
     ]
     report(f"transfer.offer throughput ({args.db})", rows, summary, args.json)
+    failed = sum(batched["errors"].values()) + (sum(single["errors"].values()) if single else 0)
+    if failed:
+        console.print(f"[red]{failed} commands failed: the figures above are not valid[/red]")
+        raise SystemExit(1)
     if args.profile:
         pstats.Stats(args.profile, stream=console.file).sort_stats("cumulative").print_stats(25)
 

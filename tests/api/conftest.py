@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import FakeClock
 from tierflow.api import create_app
 from tierflow.bootstrap import Platform
 from tierflow.client import PartyKey
-from tests.conftest import FakeClock
 
 
 @dataclass

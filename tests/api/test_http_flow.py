@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from nacl.signing import SigningKey
 
+from tests.api.conftest import Actor, Api
 from tierflow.ledger import merkle
 from tierflow.ledger.checkpoint import Checkpoint, open_checkpoint
-from tierflow.ledger.cosignature import cosign, parse_cosigner_verifier_key, cosigner_verifier_key
+from tierflow.ledger.cosignature import cosign, cosigner_verifier_key, parse_cosigner_verifier_key
 from tierflow.ledger.note import parse_verifier_key
-from tests.api.conftest import Actor, Api
 
 
 def b64d(text: str) -> bytes:

@@ -14,10 +14,10 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import Case
 
+from tests.conftest import FakeClock
 from tierflow.api import create_app
 from tierflow.bootstrap import open_platform
 from tierflow.config import Settings
-from tests.conftest import FakeClock
 
 _state: dict[str, object] = {}
 

@@ -111,6 +111,7 @@ offers = Table(
     Column("created_event", String(40), nullable=False),
     Column("resolved_event", String(40), nullable=True),
     Index("ix_offers_status_expires", "status", "expires_at"),
+    Index("ix_offers_holding", "holding_id"),
 )
 
 financings = Table(
