@@ -117,3 +117,38 @@ def test_party_key_rules() -> None:
         keys.apply(parse_leaf(_registered("ghost", "s1", supplier)))
     keys.apply(parse_leaf(_registered("op", "s1", supplier)))
     assert keys.key_for("s1") == bytes(supplier.verify_key)
+
+
+def test_spliced_leaf_equals_whole_canonicalisation() -> None:
+    from tierflow.ledger.canonical import canonical_json
+    from tierflow.ledger.envelope import build_leaf, canonical_command
+
+    command = {
+        "kind": "transfer.offer",
+        "actor": "pty_a",
+        "nonce": "n\u00e9",
+        "issued_at": "2026-01-05T09:00:00Z",
+        "body": {"amount": "1.00", "z": [1, {"b": None, "a": True}], "\u20ac": "euro"},
+    }
+    effects = {"offer_id": "ofr_1", "nested": {"y": 2, "x": "\u2603"}}
+    whole = canonical_json(
+        {
+            "v": 1,
+            "id": "evt_1",
+            "kind": "transfer.offer",
+            "at": "2026-01-05T09:00:00Z",
+            "command": command,
+            "signature": "c2ln",
+            "effects": effects,
+        }
+    )
+    args = dict(
+        event_id="evt_1",
+        kind="transfer.offer",
+        at="2026-01-05T09:00:00Z",
+        command=command,
+        signature="c2ln",
+        effects=effects,
+    )
+    assert build_leaf(**args) == whole  # type: ignore[arg-type]
+    assert build_leaf(**args, command_bytes=canonical_command(command)) == whole  # type: ignore[arg-type]

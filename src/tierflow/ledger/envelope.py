@@ -40,13 +40,16 @@ __all__ = [
     "PartyKeys",
     "SignatureError",
     "build_leaf",
+    "canonical_command",
     "command_digest",
     "command_signing_bytes",
+    "digest_of",
     "format_rfc3339",
     "parse_leaf",
     "parse_rfc3339",
     "sign_command",
     "validate_command",
+    "verify_canonical_command",
     "verify_command",
 ]
 
@@ -184,32 +187,55 @@ def build_leaf(
     command: Mapping[str, Any],
     signature: str,
     effects: Mapping[str, Any],
+    command_bytes: bytes | None = None,
 ) -> bytes:
-    """Canonical bytes of a journal entry (the Merkle leaf data)."""
-    validate_command(command)
+    """Canonical bytes of a journal entry (the Merkle leaf data).
+
+    ``command_bytes``, when the caller already has ``canonical_command(command)``, saves encoding the command
+    again: RFC 8785 encodes each member's value independently, so the leaf is spliced from its members.
+    """
+    if command_bytes is None:
+        command_bytes = canonical_command(command)
     parse_rfc3339(at)
     if not event_id or not kind:
         raise EnvelopeError("entry id and kind must be non-empty")
-    return canonical_json(
-        {
-            "v": ENTRY_VERSION,
-            "id": event_id,
-            "kind": kind,
-            "at": at,
-            "command": dict(command),
-            "signature": signature,
-            "effects": dict(effects),
-        }
-    )
+    members = {
+        "at": canonical_json(at),
+        "command": command_bytes,
+        "effects": canonical_json(dict(effects)),
+        "id": canonical_json(event_id),
+        "kind": canonical_json(kind),
+        "signature": canonical_json(signature),
+        "v": canonical_json(ENTRY_VERSION),
+    }
+    # Every key is ASCII, so sorting by code point is RFC 8785's order.
+    return b"{" + b",".join(b'"' + key.encode() + b'":' + value for key, value in sorted(members.items())) + b"}"
+
+
+def canonical_command(command: Mapping[str, Any]) -> bytes:
+    """The command's RFC 8785 bytes, after checking its shape; raises ``EnvelopeError``."""
+    validate_command(command)
+    try:
+        return canonical_json(command)
+    except (TypeError, ValueError) as exc:
+        raise EnvelopeError(f"command is not canonical JSON: {exc}") from None
+
+
+def verify_canonical_command(command_bytes: bytes, signature_b64: str, public_key: bytes) -> None:
+    """``verify_command`` for a command already encoded with ``canonical_command``."""
+    _verify_signature(COMMAND_CONTEXT + command_bytes, signature_b64, public_key)
+
+
+def digest_of(command_bytes: bytes) -> str:
+    """``command_digest`` for a command already encoded with ``canonical_command``."""
+    return hashlib.sha256(command_bytes).hexdigest()
 
 
 def _canonical_leaf(obj: dict[str, Any]) -> tuple[bytes, bytes]:
     """Canonical bytes of the leaf and of its command, encoding the command only once."""
     command_bytes = canonical_json_parsed(obj["command"])
     members = [
-        canonical_json_parsed(key)
-        + b":"
-        + (command_bytes if key == "command" else canonical_json_parsed(obj[key]))
+        canonical_json_parsed(key) + b":" + (command_bytes if key == "command" else canonical_json_parsed(obj[key]))
         for key in sorted(obj)  # all keys are ASCII, so code-point order is RFC 8785 order
     ]
     return b"{" + b",".join(members) + b"}", command_bytes

@@ -21,7 +21,14 @@ from typing import Any
 from tierflow.domain.errors import DomainError, NotAuthorised
 from tierflow.domain.model import Party, Role
 from tierflow.domain.rules import Policy
-from tierflow.ledger.envelope import SignatureError, build_leaf, command_digest, verify_command
+from tierflow.ledger.envelope import (
+    EnvelopeError,
+    SignatureError,
+    build_leaf,
+    canonical_command,
+    digest_of,
+    verify_canonical_command,
+)
 from tierflow.services.commands import SignedCommand, check_envelope
 from tierflow.services.errors import (
     ActorMismatch,
@@ -85,6 +92,7 @@ class _Prepared:
     actor: Party | None
     digest: str
     error: DomainError | None = None
+    command_bytes: bytes = b""
     concerns: set[str] = field(default_factory=set)
 
 
@@ -171,9 +179,7 @@ class LedgerService:
 
     # --- steps ----------------------------------------------------------------------------------------
 
-    def _prepare(
-        self, submission: Submission, *, fresh: bool = True, repo: Repository | None = None
-    ) -> _Prepared:
+    def _prepare(self, submission: Submission, *, fresh: bool = True, repo: Repository | None = None) -> _Prepared:
         signed = submission.signed
         try:
             issued_at = check_envelope(signed.command)
@@ -189,8 +195,12 @@ class LedgerService:
             if submission.authenticated is not None and submission.authenticated.id != signed.actor:
                 raise ActorMismatch("The command's actor is not the authenticated party.", actor=signed.actor)
             key = self._signing_key(signed, actor)
-            verify_command(signed.command, signed.signature, key)
-            return _Prepared(submission, actor, command_digest(signed.command))
+            try:
+                command_bytes = canonical_command(signed.command)
+            except EnvelopeError as error:
+                raise InvalidCommand(f"The command cannot be canonicalised: {error.reason}.") from None
+            verify_canonical_command(command_bytes, signed.signature, key)
+            return _Prepared(submission, actor, digest_of(command_bytes), command_bytes=command_bytes)
         except SignatureError as error:
             return _Prepared(submission, None, "", BadSignature(f"The signature does not verify: {error}."))
         except DomainError as error:
@@ -234,7 +244,11 @@ class LedgerService:
                     )
                 data = json.loads(stored.response)
                 return Accepted(
-                    data["event_id"], data["kind"], data["at"], data["effects"], tuple(data["warnings"]),
+                    data["event_id"],
+                    data["kind"],
+                    data["at"],
+                    data["effects"],
+                    tuple(data["warnings"]),
                     replayed_answer=True,
                 )
         if repo.digest_seen(item.digest):
@@ -266,6 +280,7 @@ class LedgerService:
             command=dict(signed.command),
             signature=signed.signature,
             effects=result.effects,
+            command_bytes=item.command_bytes,
         )
         concerns = tuple(sorted(result.concerns | {signed.actor}))
         repo.append_event(EventRecord(eid, signed.kind, signed.actor, at_text, item.digest, leaf, concerns))

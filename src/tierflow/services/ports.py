@@ -55,6 +55,11 @@ class SettlementRecord:
 
 
 class Repository(Protocol):
+    @property
+    def row_locks(self) -> bool:
+        """True when ``for_update`` reads lock rows; False when the whole database has one writer."""
+        ...
+
     # parties
     def get_party(self, party_id: str) -> Party | None: ...
     def party_by_token_hash(self, token_hash: str) -> Party | None: ...
