@@ -103,25 +103,6 @@ def fill(engine: Any, size: int, kind: str) -> float:
     return time.perf_counter() - started
 
 
-class IndexedReader:
-    """For comparison only (not the service path): the same node fetch written as ``(level = ? AND idx = ?)
-    OR …``, which SQLite answers with primary-key searches instead of scanning ``tree_nodes``."""
-
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
-
-    def get(self, level: int, index: int) -> bytes:
-        return self.get_many([(level, index)])[(level, index)]
-
-    def get_many(self, keys: Any) -> dict[tuple[int, int], bytes]:
-        where = " OR ".join(f"(level = :l{i} AND idx = :i{i})" for i in range(len(keys)))
-        params = {}
-        for i, (level, idx) in enumerate(keys):
-            params[f"l{i}"], params[f"i{i}"] = level, idx
-        rows = self.conn.execute(text(f"SELECT level, idx, hash FROM tree_nodes WHERE {where}"), params)
-        return {(int(r[0]), int(r[1])): bytes(r[2]) for r in rows}
-
-
 def timed(label: str, indexes: list[int], budget: float, call: Any) -> list[float]:
     """Times ``call(i)`` for each index, stopping early when ``budget`` seconds are spent."""
     times: list[float] = []
@@ -186,17 +167,6 @@ def main() -> None:
             args.budget,
             lambda i: p.journal.inclusion_proof(i, size),
         )
-        with p.engine.connect() as conn:
-            reader = IndexedReader(conn)
-            for i in checked:
-                proof = merkle.inclusion_proof(i, size, reader)
-                merkle.verify_inclusion(merkle.leaf_hash(leaf_data(i)), i, size, proof, root)
-            alt = timed(
-                "same proofs, indexed node fetch (comparison)",
-                indexes,
-                args.budget,
-                lambda i: merkle.inclusion_proof(i, size, reader),
-            )
         with Timer() as keys_only:
             for i in indexes:
                 merkle.inclusion_proof_keys(i, size)
@@ -216,7 +186,6 @@ def main() -> None:
         "database_bytes": db_bytes,
         "proofs_verified": len(checked),
         "latency": lat,
-        "indexed_fetch_latency": latency_summary(alt),
         "key_computation_us_per_proof": round(keys_only.elapsed / len(indexes) * 1e6, 2),
         "target_ms": 1.0,
         "target_met": lat["median_ms"] <= 1.0,
@@ -231,10 +200,6 @@ def main() -> None:
         ("proofs timed", lat["count"]),
         ("latency median ms", lat["median_ms"]),
         ("latency p90 / p99 / max ms", f"{lat['p90_ms']} / {lat['p99_ms']} / {lat['max_ms']}"),
-        (
-            "comparison: indexed node fetch median / p99 ms",
-            f"{summary['indexed_fetch_latency']['median_ms']} / {summary['indexed_fetch_latency']['p99_ms']}",
-        ),
         ("target ≤ 1 ms (median)", "met" if summary["target_met"] else "NOT met"),
     ]
     report("inclusion proofs", rows, summary, args.json)

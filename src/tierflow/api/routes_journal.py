@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from tierflow.api.auth import CurrentParty, PlatformDep, Public
@@ -37,7 +37,7 @@ def checkpoint(platform: PlatformDep) -> PlainTextResponse:
     dependencies=[Public],
     summary="A published checkpoint of a given size",
 )
-def checkpoint_of_size(platform: PlatformDep, tree_size: int) -> PlainTextResponse:
+def checkpoint_of_size(platform: PlatformDep, tree_size: Annotated[int, Path(ge=1, le=2**62)]) -> PlainTextResponse:
     return PlainTextResponse(platform.journal.checkpoint_note(tree_size), media_type="text/plain; charset=utf-8")
 
 

@@ -62,9 +62,7 @@ HOLDING_TRANSITIONS: Mapping[HoldingStatus, frozenset[HoldingStatus]] = MappingP
         HoldingStatus.LIVE: frozenset({HoldingStatus.SUPERSEDED, HoldingStatus.FROZEN}),
         HoldingStatus.OFFERED: frozenset({HoldingStatus.LIVE, HoldingStatus.SUPERSEDED}),
         HoldingStatus.ENCUMBERED: frozenset({HoldingStatus.LIVE, HoldingStatus.SUPERSEDED}),
-        HoldingStatus.FROZEN: frozenset(
-            {HoldingStatus.LIVE, HoldingStatus.OVERDUE, HoldingStatus.SUPERSEDED}
-        ),
+        HoldingStatus.FROZEN: frozenset({HoldingStatus.LIVE, HoldingStatus.OVERDUE, HoldingStatus.SUPERSEDED}),
         HoldingStatus.OVERDUE: frozenset({HoldingStatus.SUPERSEDED, HoldingStatus.FROZEN}),
         HoldingStatus.SETTLED: frozenset(),
         HoldingStatus.SUPERSEDED: frozenset(),

@@ -108,9 +108,7 @@ def offer_expires_at(policy: Policy, now: datetime) -> datetime:
 def ensure_offer_open(offer: Offer, *, now: datetime) -> None:
     """Refuse to act on an offer that is no longer pending or has passed its expiry."""
     if offer.status is not OfferStatus.PENDING:
-        raise HoldingNotAvailable(
-            f"offer {offer.id} is {offer.status}", offer_id=offer.id, status=str(offer.status)
-        )
+        raise HoldingNotAvailable(f"offer {offer.id} is {offer.status}", offer_id=offer.id, status=str(offer.status))
     if now >= offer.expires_at:
         raise OfferExpired(
             f"offer {offer.id} expired at {offer.expires_at.isoformat()}",
@@ -307,9 +305,7 @@ def return_offer(part: Holding, source: Holding, *, new_id: NewId) -> Outcome:
         raise HoldingNotAvailable(
             f"{source.id} is not the source of {part.id}", holding_id=part.id, source_id=source.id
         )
-    back = Holding(
-        new_id(), part.voucher_id, part.units, source.holder, source.tier, source.id, HoldingStatus.LIVE
-    )
+    back = Holding(new_id(), part.voucher_id, part.units, source.holder, source.tier, source.id, HoldingStatus.LIVE)
     return Outcome(
         superseded=(part.with_status(HoldingStatus.SUPERSEDED),),
         created=(back,),
@@ -358,9 +354,7 @@ def fund(part: Holding, *, financier: Party, new_id: NewId) -> Outcome:
         )
     if financier.id == part.holder:
         raise SelfTransfer(f"{financier.id} cannot fund its own holding", party=financier.id)
-    bought = Holding(
-        new_id(), part.voucher_id, part.units, financier.id, part.tier, part.id, HoldingStatus.LIVE
-    )
+    bought = Holding(new_id(), part.voucher_id, part.units, financier.id, part.tier, part.id, HoldingStatus.LIVE)
     return Outcome(
         superseded=(part.with_status(HoldingStatus.SUPERSEDED),),
         created=(bought,),
@@ -395,9 +389,7 @@ def freeze(voucher: Voucher, holding: Holding, sub: UnitRange, *, new_id: NewId)
     created: list[Holding] = []
     for rng, status in ((before, holding.status), (mid, HoldingStatus.FROZEN), (after, holding.status)):
         if rng is not None:
-            created.append(
-                Holding(new_id(), voucher.id, rng, holding.holder, holding.tier, holding.id, status)
-            )
+            created.append(Holding(new_id(), voucher.id, rng, holding.holder, holding.tier, holding.id, status))
     return Outcome((holding.with_status(HoldingStatus.SUPERSEDED),), tuple(created), (), voucher)
 
 

@@ -89,9 +89,7 @@ def quote(
         raise InvalidAmount(f"fee must be a non-negative integer; got {fee_minor!r}")
     _check_rate(annual_rate)
     if value_date >= maturity:
-        raise AlreadyMatured(
-            f"value date {value_date.isoformat()} is not before maturity {maturity.isoformat()}"
-        )
+        raise AlreadyMatured(f"value date {value_date.isoformat()} is not before maturity {maturity.isoformat()}")
     days = days_between(value_date, maturity)
     discount = discount_minor(amount.minor, annual_rate, days, basis)
     net = amount.minor - discount - fee_minor

@@ -30,9 +30,7 @@ class UnitRange:
         if not (_is_int(self.start) and _is_int(self.end)):
             raise InvalidRange(f"unit range bounds must be integers; got {self.start!r}, {self.end!r}")
         if self.start < 1 or self.end < self.start:
-            raise InvalidRange(
-                f"invalid unit range [{self.start}, {self.end}]", start=self.start, end=self.end
-            )
+            raise InvalidRange(f"invalid unit range [{self.start}, {self.end}]", start=self.start, end=self.end)
 
     @property
     def count(self) -> int:

@@ -246,9 +246,7 @@ def consistency_proof(size1: int, size2: int, reader: NodeReader) -> list[bytes]
 # --------------------------------------------------------------------------- appending
 
 
-def nodes_to_append(
-    old_size: int, leaf_hashes: Sequence[bytes], reader: NodeReader
-) -> list[tuple[int, int, bytes]]:
+def nodes_to_append(old_size: int, leaf_hashes: Sequence[bytes], reader: NodeReader) -> list[tuple[int, int, bytes]]:
     """New full-subtree nodes ``(level, index, hash)`` created by appending ``leaf_hashes``.
 
     Reads only the right edge of the existing tree (one node per set bit of ``old_size``).

@@ -263,9 +263,7 @@ def _find(verifiers: Sequence[Verifier], name: str, kid: bytes) -> Verifier | No
     return None
 
 
-def open_note(
-    note: str, verifiers: Sequence[Verifier], *, known_cosigners: Sequence[Verifier] = ()
-) -> OpenedNote:
+def open_note(note: str, verifiers: Sequence[Verifier], *, known_cosigners: Sequence[Verifier] = ()) -> OpenedNote:
     """Parse ``note`` and check its signatures.
 
     At least one signature from ``verifiers`` must verify and none of theirs may

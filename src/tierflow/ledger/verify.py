@@ -79,9 +79,7 @@ def _load_checkpoint(path: Path, report: VerificationReport) -> SignedCheckpoint
     report.tree_size = signed.checkpoint.size
     report.root_b64 = b64e(signed.checkpoint.root)
     for cosig in signed.cosignatures:
-        report.cosignatures.append(
-            CosignatureReport(cosig.name, cosig.key_id.hex(), cosig.status, cosig.timestamp)
-        )
+        report.cosignatures.append(CosignatureReport(cosig.name, cosig.key_id.hex(), cosig.status, cosig.timestamp))
         if cosig.status == "invalid":
             report.problem(f"cosignature by {cosig.name} ({cosig.key_id.hex()}) does not verify")
     return signed

@@ -98,9 +98,7 @@ def _voucher(repo: Repository, voucher_id: str) -> Voucher:
 def _holding_and_voucher(ctx: Context) -> tuple[Voucher, Holding]:
     holding_id = c.text(ctx.body, "holding_id")
     unlocked = ctx.repo.get_holding(holding_id)
-    if unlocked is None or (
-        unlocked.holder != ctx.actor_id and ctx.require_actor().role is not Role.OPERATOR
-    ):
+    if unlocked is None or (unlocked.holder != ctx.actor_id and ctx.require_actor().role is not Role.OPERATOR):
         # Unknown and foreign holdings look the same, so ids cannot be probed.
         raise NotFound(f"No holding {holding_id!r} of yours.", holding_id=holding_id)
     voucher = _voucher(ctx.repo, unlocked.voucher_id)
@@ -262,8 +260,7 @@ def settle_voucher(ctx: Context) -> Result:
         {
             "settlement_id": settlement_id,
             "payments": [
-                {"holding_id": h, "holder": p, "amount": Money(a, voucher.currency).to_str()}
-                for h, p, a in payments
+                {"holding_id": h, "holder": p, "amount": Money(a, voucher.currency).to_str()} for h, p, a in payments
             ],
             "overdue": Money(settled.overdue_minor, voucher.currency).to_str(),
             "voucher_status": settled.outcome.voucher.status.value,
@@ -329,9 +326,7 @@ def _offer(ctx: Context) -> Offer:
         _voucher(ctx.repo, found.voucher_id)  # lock order: voucher first
     offer = ctx.repo.get_offer(offer_id, for_update=True)
     actor = ctx.require_actor()
-    allowed = offer is not None and (
-        actor.id in (offer.recipient, offer.sender) or actor.role is Role.OPERATOR
-    )
+    allowed = offer is not None and (actor.id in (offer.recipient, offer.sender) or actor.role is Role.OPERATOR)
     if offer is None or not allowed:
         raise NotFound(f"No offer {offer_id!r} for you.", offer_id=offer_id)
     return offer
@@ -408,11 +403,20 @@ def request_financing(ctx: Context) -> Result:
     annual_rate = c.rate(ctx.body, "annual_rate")
     basis = _basis(ctx.body)
     priced = quote(
-        amount, annual_rate=annual_rate, value_date=ctx.today, maturity=voucher.maturity, basis=basis,
+        amount,
+        annual_rate=annual_rate,
+        value_date=ctx.today,
+        maturity=voucher.maturity,
+        basis=basis,
         fee_minor=fee.minor,
     )
     outcome = ops.encumber(
-        voucher, holding, actor=ctx.actor_id, units=amount.minor, today=ctx.today, policy=ctx.policy,
+        voucher,
+        holding,
+        actor=ctx.actor_id,
+        units=amount.minor,
+        today=ctx.today,
+        policy=ctx.policy,
         new_id=ctx.ids.holding_ids,
     )
     _store(ctx, outcome, voucher)
@@ -509,16 +513,16 @@ def _replace_price(financing: Financing, value_date: date, priced: Any) -> Finan
 def _end_financing(ctx: Context, status: FinancingStatus, who: str) -> Result:
     financing = _financing(ctx)
     if who != ctx.actor_id:
-        raise NotAuthorised(f"Only the {'financier' if status is FinancingStatus.DECLINED else 'applicant'} "
-                            "can do this.")
+        raise NotAuthorised(
+            f"Only the {'financier' if status is FinancingStatus.DECLINED else 'applicant'} can do this."
+        )
     ended = financing.with_status(status)
     part = ctx.repo.get_holding(financing.holding_id, for_update=True)
     assert part is not None
     released = ops.release_encumbrance(part)
     ctx.repo.set_holding_status(released, ctx.event_id)
     ctx.repo.update_financing(ended, ctx.event_id, None)
-    return Result({"financing_id": financing.id, "holding_id": released.id},
-                  {financing.applicant, financing.financier})
+    return Result({"financing_id": financing.id, "holding_id": released.id}, {financing.applicant, financing.financier})
 
 
 def decline_financing(ctx: Context) -> Result:

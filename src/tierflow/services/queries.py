@@ -88,9 +88,7 @@ class QueryService:
         if self._all(viewer) or voucher["obligor"] == viewer.id:
             return rows
         # A payee sees its own payments only.
-        return [
-            {**row, "payments": [p for p in row["payments"] if p["holder"] == viewer.id]} for row in rows
-        ]
+        return [{**row, "payments": [p for p in row["payments"] if p["holder"] == viewer.id]} for row in rows]
 
     # holdings -----------------------------------------------------------------------------------------
 
@@ -114,8 +112,7 @@ class QueryService:
         if voucher_id is not None and not self._all(viewer):
             voucher = self._read.voucher(voucher_id)
             if voucher is not None and voucher["obligor"] == viewer.id:
-                return self._read.holdings(holder=None, voucher_id=voucher_id, status=status, limit=limit,
-                                           after=after)
+                return self._read.holdings(holder=None, voucher_id=voucher_id, status=status, limit=limit, after=after)
         holder = None if self._all(viewer) else viewer.id
         return self._read.holdings(holder=holder, voucher_id=voucher_id, status=status, limit=limit, after=after)
 
@@ -153,7 +150,6 @@ class QueryService:
     def financings(self, viewer: Party, *, status: str | None, limit: int, after: str | None) -> Page:
         party = None if self._all(viewer) else viewer.id
         return self._read.financings(party=party, status=status, limit=limit, after=after)
-
 
     # journal ------------------------------------------------------------------------------------------
 

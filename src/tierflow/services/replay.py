@@ -175,21 +175,30 @@ def _replay_one(ledger: LedgerService, uow: UnitOfWork, index: int, entry: Entry
         accepted = ledger.replay_entry(uow, entry.command, entry.signature, entry.id, at)
     except DomainError as error:
         raise _Diverged(
-            Divergence(index, entry.id, entry.kind, f"refused on replay: {error.code}: {error.message}",
-                       expected=entry.effects)
+            Divergence(
+                index, entry.id, entry.kind, f"refused on replay: {error.code}: {error.message}", expected=entry.effects
+            )
         ) from None
     effects = dict(accepted.effects)
     if _canonical(effects) != _canonical(entry.effects) or _canonical(effects) is None:
         raise _Diverged(
-            Divergence(index, entry.id, entry.kind, "the recomputed effects differ from the recorded ones",
-                       expected=entry.effects, actual=effects)
+            Divergence(
+                index,
+                entry.id,
+                entry.kind,
+                "the recomputed effects differ from the recorded ones",
+                expected=entry.effects,
+                actual=effects,
+            )
         )
     if accepted.at != entry.at:
-        raise _Diverged(
-            Divergence(index, entry.id, entry.kind, f"accepted at {accepted.at}, recorded at {entry.at}")
-        )
+        raise _Diverged(Divergence(index, entry.id, entry.kind, f"accepted at {accepted.at}, recorded at {entry.at}"))
     rebuilt = build_leaf(
-        event_id=entry.id, kind=entry.kind, at=accepted.at, command=entry.command, signature=entry.signature,
+        event_id=entry.id,
+        kind=entry.kind,
+        at=accepted.at,
+        command=entry.command,
+        signature=entry.signature,
         effects=effects,
     )
     if rebuilt != entry.raw:

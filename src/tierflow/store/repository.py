@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, exists, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, exists, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from tierflow.domain.model import (
@@ -35,11 +35,16 @@ from tierflow.domain.units import UnitRange
 from tierflow.services.errors import ConcurrentUpdate, ReplayedCommand
 from tierflow.services.ports import EventRecord, FreezeRecord, SettlementRecord, StoredAnswer
 from tierflow.store import schema as t
+from tierflow.store.raw import RawStatements
 from tierflow.store.tree import SqlTreeRepository
 
 
 def party_from_row(row: Any) -> Party:
     return Party(id=row.id, name=row.name, role=Role(row.role), public_key=bytes(row.public_key))
+
+
+def _date(value: Any) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def voucher_from_row(row: Any) -> Voucher:
@@ -49,8 +54,8 @@ def voucher_from_row(row: Any) -> Voucher:
         first_holder=row.first_holder_id,
         currency=row.currency,
         face_minor=row.face_minor,
-        issue_date=row.issue_date,
-        maturity=row.maturity,
+        issue_date=_date(row.issue_date),
+        maturity=_date(row.maturity),
         contract_ref=row.contract_ref,
         invoice_refs=tuple(json.loads(row.invoice_refs)),
         split_count=row.split_count,
@@ -97,8 +102,8 @@ def financing_from_row(row: Any) -> Financing:
         currency=row.currency,
         annual_rate=Decimal(row.annual_rate),
         basis=DayCount(row.basis),
-        value_date=row.value_date,
-        maturity=row.maturity,
+        value_date=_date(row.value_date),
+        maturity=_date(row.maturity),
         discount_minor=row.discount_minor,
         fee_minor=row.fee_minor,
         net_minor=row.net_minor,
@@ -110,45 +115,16 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-# Statements on the hot path are built once: SQLAlchemy then reuses their compiled form and cache key,
-# which is most of the cost of a statement built afresh per call (measured with cProfile on transfers).
-def _by_id(table: Any) -> tuple[Any, Any]:
-    stmt = select(table).where(table.c.id == bindparam("b_id"))
-    return stmt, stmt.with_for_update()
-
-
-_SELECT_BY_ID = {
-    table.name: _by_id(table) for table in (t.parties, t.vouchers, t.holdings, t.offers, t.financings, t.freezes)
-}
-_INSERT = {
-    table.name: insert(table)
-    for table in (t.holdings, t.events, t.event_parties, t.offers, t.vouchers, t.financings, t.idempotency_keys)
-}
-_HOLDING_STATUS = (
-    update(t.holdings)
-    .where(t.holdings.c.id == bindparam("b_id"), t.holdings.c.status != HoldingStatus.SUPERSEDED.value)
-    .values(status=bindparam("b_status"))
-)
-_HOLDING_CLOSE = (
-    update(t.holdings)
-    .where(t.holdings.c.id == bindparam("b_id"), t.holdings.c.status != HoldingStatus.SUPERSEDED.value)
-    .values(status=bindparam("b_status"), closed_event=bindparam("b_event"))
-)
-_VOUCHER_UPDATE = (
-    update(t.vouchers)
-    .where(t.vouchers.c.id == bindparam("b_id"))
-    .values(split_count=bindparam("b_split"), status=bindparam("b_status"))
-)
-_DIGEST = select(t.events.c.seq).where(t.events.c.command_digest == bindparam("b_digest"))
-_ANSWER = select(t.idempotency_keys).where(
-    t.idempotency_keys.c.party_id == bindparam("b_party"), t.idempotency_keys.c.key == bindparam("b_key")
-)
+# Statements with dates are built once (SQLAlchemy then reuses their compiled form); the hot path's other
+# statements go straight to the driver (``raw``).
+_INSERT = {table.name: insert(table) for table in (t.vouchers, t.financings)}
 
 
 class SqlRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._postgres = conn.dialect.name == "postgresql"
+        self.raw = RawStatements(conn)
 
     @property
     def row_locks(self) -> bool:
@@ -160,14 +136,10 @@ class SqlRepository:
             stmt = stmt.with_for_update()
         return self.conn.execute(stmt).first()
 
-    def _by_id(self, table: Any, row_id: str, for_update: bool = False) -> Any:
-        plain, locked = _SELECT_BY_ID[table.name]
-        return self.conn.execute(locked if for_update and self._postgres else plain, {"b_id": row_id}).first()
-
     # parties ----------------------------------------------------------------------------------------
 
     def get_party(self, party_id: str) -> Party | None:
-        row = self._by_id(t.parties, party_id)
+        row = self.raw.by_id(t.parties, party_id)
         return party_from_row(row) if row else None
 
     def party_by_token_hash(self, token_hash: str) -> Party | None:
@@ -191,7 +163,7 @@ class SqlRepository:
 
     def lock_party(self, party_id: str) -> None:
         if self._postgres:
-            self._by_id(t.parties, party_id, for_update=True)
+            self.raw.by_id(t.parties, party_id, lock=True)
 
     def operator(self) -> Party | None:
         row = self._one(select(t.parties).where(t.parties.c.role == Role.OPERATOR.value).limit(1))
@@ -200,7 +172,7 @@ class SqlRepository:
     # vouchers and holdings ---------------------------------------------------------------------------
 
     def get_voucher(self, voucher_id: str, *, for_update: bool = False) -> Voucher | None:
-        row = self._by_id(t.vouchers, voucher_id, for_update)
+        row = self.raw.by_id(t.vouchers, voucher_id, lock=for_update)
         return voucher_from_row(row) if row else None
 
     def add_voucher(self, voucher: Voucher, event_id: str) -> None:
@@ -223,8 +195,9 @@ class SqlRepository:
         )
 
     def update_voucher(self, voucher: Voucher) -> None:
-        self.conn.execute(
-            _VOUCHER_UPDATE, {"b_id": voucher.id, "b_split": voucher.split_count, "b_status": voucher.status.value}
+        self.raw.execute(
+            "UPDATE vouchers SET split_count = :split, status = :status WHERE id = :id",
+            {"id": voucher.id, "split": voucher.split_count, "status": voucher.status.value},
         )
 
     def obligor_has_overdue(self, obligor_id: str, today: date) -> bool:
@@ -239,14 +212,14 @@ class SqlRepository:
         return bool(self.conn.execute(stmt).scalar())
 
     def get_holding(self, holding_id: str, *, for_update: bool = False) -> Holding | None:
-        row = self._by_id(t.holdings, holding_id, for_update)
+        row = self.raw.by_id(t.holdings, holding_id, lock=for_update)
         return holding_from_row(row) if row else None
 
     def add_holdings(self, holdings: Sequence[Holding], event_id: str) -> None:
         if not holdings:
             return
-        self.conn.execute(
-            _INSERT["holdings"],
+        self.raw.insert(
+            t.holdings,
             [
                 {
                     "id": h.id,
@@ -265,12 +238,14 @@ class SqlRepository:
         )
 
     def _guarded_status(self, holding_id: str, status: str, event_id: str | None) -> None:
-        params: dict[str, Any] = {"b_id": holding_id, "b_status": status}
-        stmt = _HOLDING_STATUS
+        params: dict[str, Any] = {"id": holding_id, "status": status}
+        sets = "status = :status"
         if event_id is not None and status in (HoldingStatus.SUPERSEDED.value, HoldingStatus.SETTLED.value):
-            params["b_event"] = event_id
-            stmt = _HOLDING_CLOSE
-        changed = self.conn.execute(stmt, params).rowcount
+            params["event"] = event_id
+            sets += ", closed_event = :event"
+        changed = self.raw.execute(
+            f"UPDATE holdings SET {sets} WHERE id = :id AND status <> 'superseded'", params
+        ).rowcount
         if changed != 1:
             raise ConcurrentUpdate("The holding was changed by another operation; retry.", holding_id=holding_id)
 
@@ -294,26 +269,28 @@ class SqlRepository:
     # offers ------------------------------------------------------------------------------------------
 
     def get_offer(self, offer_id: str, *, for_update: bool = False) -> Offer | None:
-        row = self._by_id(t.offers, offer_id, for_update)
+        row = self.raw.by_id(t.offers, offer_id, lock=for_update)
         return offer_from_row(row) if row else None
 
     def add_offer(self, offer: Offer, event_id: str) -> None:
-        self.conn.execute(
-            _INSERT["offers"],
-            dict(
-                id=offer.id,
-                voucher_id=offer.voucher_id,
-                holding_id=offer.holding_id,
-                source_holding_id=offer.source_holding_id,
-                sender_id=offer.sender,
-                recipient_id=offer.recipient,
-                units=offer.units_minor,
-                trade_ref=offer.trade_ref,
-                invoice_refs=json.dumps(list(offer.invoice_refs)),
-                expires_at=_iso(offer.expires_at),
-                status=offer.status.value,
-                created_event=event_id,
-            ),
+        self.raw.insert(
+            t.offers,
+            [
+                dict(
+                    id=offer.id,
+                    voucher_id=offer.voucher_id,
+                    holding_id=offer.holding_id,
+                    source_holding_id=offer.source_holding_id,
+                    sender_id=offer.sender,
+                    recipient_id=offer.recipient,
+                    units=offer.units_minor,
+                    trade_ref=offer.trade_ref,
+                    invoice_refs=json.dumps(list(offer.invoice_refs)),
+                    expires_at=_iso(offer.expires_at),
+                    status=offer.status.value,
+                    created_event=event_id,
+                )
+            ],
         )
 
     def update_offer(self, offer: Offer, event_id: str) -> None:
@@ -341,7 +318,7 @@ class SqlRepository:
     # financings --------------------------------------------------------------------------------------
 
     def get_financing(self, financing_id: str, *, for_update: bool = False) -> Financing | None:
-        row = self._by_id(t.financings, financing_id, for_update)
+        row = self.raw.by_id(t.financings, financing_id, lock=for_update)
         return financing_from_row(row) if row else None
 
     def add_financing(self, financing: Financing, event_id: str) -> None:
@@ -395,7 +372,7 @@ class SqlRepository:
     # freezes and settlements -------------------------------------------------------------------------
 
     def get_freeze(self, freeze_id: str, *, for_update: bool = False) -> FreezeRecord | None:
-        row = self._by_id(t.freezes, freeze_id, for_update)
+        row = self.raw.by_id(t.freezes, freeze_id, lock=for_update)
         if row is None:
             return None
         return FreezeRecord(row.id, row.voucher_id, row.holding_id, row.reason, row.status)
@@ -441,37 +418,45 @@ class SqlRepository:
     # journal and idempotency -------------------------------------------------------------------------
 
     def digest_seen(self, command_digest: str) -> bool:
-        return self.conn.execute(_DIGEST, {"b_digest": command_digest}).first() is not None
+        found = self.raw.execute("SELECT 1 FROM events WHERE command_digest = :d", {"d": command_digest})
+        return found.fetchone() is not None
 
     def append_event(self, event: EventRecord) -> None:
-        self.conn.execute(
-            _INSERT["events"],
-            dict(
-                id=event.id,
-                kind=event.kind,
-                actor_id=event.actor_id,
-                at=event.at,
-                command_digest=event.command_digest,
-                leaf=event.leaf,
-            ),
+        self.raw.insert(
+            t.events,
+            [
+                dict(
+                    id=event.id,
+                    kind=event.kind,
+                    actor_id=event.actor_id,
+                    at=event.at,
+                    command_digest=event.command_digest,
+                    leaf=event.leaf,
+                )
+            ],
         )
-        self.conn.execute(_INSERT["event_parties"], [{"event_id": event.id, "party_id": p} for p in event.concerns])
+        self.raw.insert(t.event_parties, [{"event_id": event.id, "party_id": p} for p in event.concerns])
 
     def get_answer(self, party_id: str, key: str) -> StoredAnswer | None:
-        row = self.conn.execute(_ANSWER, {"b_party": party_id, "b_key": key}).first()
-        return StoredAnswer(row.request_hash, row.status_code, row.response) if row else None
+        row = self.raw.execute(
+            "SELECT request_hash, status_code, response FROM idempotency_keys WHERE party_id = :p AND key = :k",
+            {"p": party_id, "k": key},
+        ).fetchone()
+        return StoredAnswer(row[0], row[1], row[2]) if row else None
 
     def put_answer(self, party_id: str, key: str, answer: StoredAnswer, at: str) -> None:
-        self.conn.execute(
-            _INSERT["idempotency_keys"],
-            dict(
-                party_id=party_id,
-                key=key,
-                request_hash=answer.request_hash,
-                status_code=answer.status_code,
-                response=answer.response,
-                created_at=at,
-            ),
+        self.raw.insert(
+            t.idempotency_keys,
+            [
+                dict(
+                    party_id=party_id,
+                    key=key,
+                    request_hash=answer.request_hash,
+                    status_code=answer.status_code,
+                    response=answer.response,
+                    created_at=at,
+                )
+            ],
         )
 
     def count_vouchers(self) -> int:
@@ -509,36 +494,30 @@ class SqlUnitOfWork:
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
-        nested = self.conn.begin_nested()
         try:
-            yield
-        except BaseException as error:
-            if nested.is_active:
-                nested.rollback()
+            with self.repo.raw.savepoint():
+                yield
+        except Exception as error:
             translated = translate_db_error(error)
             if translated is not None:
                 raise translated from error
             raise
-        else:
-            try:
-                nested.commit()
-            except DBAPIError as error:
-                translated = translate_db_error(error)
-                if translated is None:
-                    raise
-                raise translated from error
 
 
 def translate_db_error(error: BaseException) -> Exception | None:
-    """Database refusals that mean "someone else got there first" become typed service errors."""
-    if isinstance(error, IntegrityError):
-        message = str(error.orig)
-        if "command_digest" in message:
+    """Database refusals that mean "someone else got there first" become typed service errors.
+
+    Works on SQLAlchemy's wrapped errors and on the driver's own (raised by ``RawStatements``).
+    """
+    orig = getattr(error, "orig", None) or error
+    names = {cls.__name__ for cls in type(orig).__mro__}
+    if isinstance(error, IntegrityError) or "IntegrityError" in names:
+        if "command_digest" in str(orig):
             return ReplayedCommand("This signed command has already been executed.")
         return ConcurrentUpdate("Another operation changed the same units first; nothing was changed.")
-    if isinstance(error, DBAPIError):
-        code = getattr(error.orig, "sqlstate", None)
-        if code in ("40001", "40P01", "55P03") or "database is locked" in str(error.orig):
+    if isinstance(error, DBAPIError) or "OperationalError" in names or "DatabaseError" in names:
+        code = getattr(orig, "sqlstate", None)
+        if code in ("40001", "40P01", "55P03") or "database is locked" in str(orig):
             return ConcurrentUpdate("Another operation held the same data; nothing was changed. Retry.")
     return None
 

@@ -50,9 +50,7 @@ parties = Table(
     Column("public_key", LargeBinary(32), nullable=False),
     Column("token_hash", String(64), nullable=True, unique=True),
     Column("registered_event", String(40), nullable=False),
-    CheckConstraint(
-        "role in ('core_enterprise','supplier','financial_institution','operator')", name="role"
-    ),
+    CheckConstraint("role in ('core_enterprise','supplier','financial_institution','operator')", name="role"),
 )
 
 vouchers = Table(
@@ -184,8 +182,9 @@ events = Table(
     Column("command_digest", String(64), nullable=False, unique=True),
     Column("leaf", LargeBinary, nullable=False),
     Column("leaf_index", BigInt, nullable=True, unique=True),
-    Index("ix_events_pending", "seq", sqlite_where=text("leaf_index IS NULL"),
-          postgresql_where=text("leaf_index IS NULL")),
+    Index(
+        "ix_events_pending", "seq", sqlite_where=text("leaf_index IS NULL"), postgresql_where=text("leaf_index IS NULL")
+    ),
     Index("ix_events_actor", "actor_id"),
 )
 

@@ -33,19 +33,13 @@ class SqlTreeRepository:
         return [PendingEvent(int(r.seq), bytes(r.leaf)) for r in self.conn.execute(stmt)]
 
     def assign_indexes(self, seqs: Sequence[int], first_index: int) -> None:
-        stmt = (
-            update(t.events)
-            .where(t.events.c.seq == bindparam("b_seq"))
-            .values(leaf_index=bindparam("b_index"))
-        )
+        stmt = update(t.events).where(t.events.c.seq == bindparam("b_seq")).values(leaf_index=bindparam("b_index"))
         rows = [{"b_seq": seq, "b_index": first_index + i} for i, seq in enumerate(seqs)]
         self.conn.execute(stmt, rows)
 
     def put_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
         if nodes:
-            self.conn.execute(
-                insert(t.tree_nodes), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes]
-            )
+            self.conn.execute(insert(t.tree_nodes), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes])
 
     def get(self, level: int, index: int) -> bytes:
         return self.get_many([(level, index)])[(level, index)]
@@ -86,17 +80,13 @@ class SqlTreeRepository:
 
     def add_cosignature(self, size: int, witness_id: str, line: str, timestamp: int) -> None:
         self.conn.execute(
-            insert(t.cosignatures).values(
-                checkpoint_size=size, witness_id=witness_id, line=line, timestamp=timestamp
-            )
+            insert(t.cosignatures).values(checkpoint_size=size, witness_id=witness_id, line=line, timestamp=timestamp)
         )
 
     def leaves(self, start: int, end: int) -> list[tuple[int, str, bytes]]:
         e = t.events.c
         stmt = (
-            select(e.leaf_index, e.id, e.leaf)
-            .where(e.leaf_index >= start, e.leaf_index < end)
-            .order_by(e.leaf_index)
+            select(e.leaf_index, e.id, e.leaf).where(e.leaf_index >= start, e.leaf_index < end).order_by(e.leaf_index)
         )
         return [(int(r.leaf_index), r.id, bytes(r.leaf)) for r in self.conn.execute(stmt)]
 

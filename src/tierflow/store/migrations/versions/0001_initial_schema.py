@@ -26,9 +26,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "checkpoints",
-        sa.Column(
-            "size", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
-        ),
+        sa.Column("size", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False),
         sa.Column("root", sa.LargeBinary(length=32), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("signed_at", sa.String(length=32), nullable=False),
@@ -45,9 +43,7 @@ def upgrade() -> None:
 
     op.create_table(
         "events",
-        sa.Column(
-            "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("actor_id", sa.String(length=40), nullable=False),
@@ -98,9 +94,7 @@ def upgrade() -> None:
     op.create_table(
         "tree_nodes",
         sa.Column("level", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column(
-            "idx", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
-        ),
+        sa.Column("idx", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False),
         sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
         sa.PrimaryKeyConstraint("level", "idx", name=op.f("pk_tree_nodes")),
     )
@@ -123,9 +117,7 @@ def upgrade() -> None:
             ["checkpoints.size"],
             name=op.f("fk_cosignatures_checkpoint_size_checkpoints"),
         ),
-        sa.ForeignKeyConstraint(
-            ["witness_id"], ["parties.id"], name=op.f("fk_cosignatures_witness_id_parties")
-        ),
+        sa.ForeignKeyConstraint(["witness_id"], ["parties.id"], name=op.f("fk_cosignatures_witness_id_parties")),
         sa.PrimaryKeyConstraint("checkpoint_size", "witness_id", name=op.f("pk_cosignatures")),
     )
     op.create_table(
@@ -144,9 +136,7 @@ def upgrade() -> None:
         sa.Column("issued_event", sa.String(length=40), nullable=False),
         sa.CheckConstraint("face_minor > 0", name=op.f("ck_vouchers_face_positive")),
         sa.CheckConstraint("split_count >= 0", name=op.f("ck_vouchers_split_count")),
-        sa.ForeignKeyConstraint(
-            ["first_holder_id"], ["parties.id"], name=op.f("fk_vouchers_first_holder_id_parties")
-        ),
+        sa.ForeignKeyConstraint(["first_holder_id"], ["parties.id"], name=op.f("fk_vouchers_first_holder_id_parties")),
         sa.ForeignKeyConstraint(["obligor_id"], ["parties.id"], name=op.f("fk_vouchers_obligor_id_parties")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_vouchers")),
     )
@@ -169,9 +159,7 @@ def upgrade() -> None:
         sa.CheckConstraint("tier >= 1", name=op.f("ck_holdings_tier")),
         sa.ForeignKeyConstraint(["holder_id"], ["parties.id"], name=op.f("fk_holdings_holder_id_parties")),
         sa.ForeignKeyConstraint(["parent_id"], ["holdings.id"], name=op.f("fk_holdings_parent_id_holdings")),
-        sa.ForeignKeyConstraint(
-            ["voucher_id"], ["vouchers.id"], name=op.f("fk_holdings_voucher_id_vouchers")
-        ),
+        sa.ForeignKeyConstraint(["voucher_id"], ["vouchers.id"], name=op.f("fk_holdings_voucher_id_vouchers")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_holdings")),
     )
     with op.batch_alter_table("holdings", schema=None) as batch_op:
@@ -188,12 +176,8 @@ def upgrade() -> None:
         sa.Column("overdue_minor", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("value_date", sa.Date(), nullable=False),
         sa.Column("created_event", sa.String(length=40), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["obligor_id"], ["parties.id"], name=op.f("fk_settlements_obligor_id_parties")
-        ),
-        sa.ForeignKeyConstraint(
-            ["voucher_id"], ["vouchers.id"], name=op.f("fk_settlements_voucher_id_vouchers")
-        ),
+        sa.ForeignKeyConstraint(["obligor_id"], ["parties.id"], name=op.f("fk_settlements_obligor_id_parties")),
+        sa.ForeignKeyConstraint(["voucher_id"], ["vouchers.id"], name=op.f("fk_settlements_voucher_id_vouchers")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_settlements")),
     )
     with op.batch_alter_table("settlements", schema=None) as batch_op:
@@ -220,21 +204,13 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created_event", sa.String(length=40), nullable=False),
         sa.Column("resolved_event", sa.String(length=40), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["applicant_id"], ["parties.id"], name=op.f("fk_financings_applicant_id_parties")
-        ),
-        sa.ForeignKeyConstraint(
-            ["financier_id"], ["parties.id"], name=op.f("fk_financings_financier_id_parties")
-        ),
+        sa.ForeignKeyConstraint(["applicant_id"], ["parties.id"], name=op.f("fk_financings_applicant_id_parties")),
+        sa.ForeignKeyConstraint(["financier_id"], ["parties.id"], name=op.f("fk_financings_financier_id_parties")),
         sa.ForeignKeyConstraint(
             ["funded_holding_id"], ["holdings.id"], name=op.f("fk_financings_funded_holding_id_holdings")
         ),
-        sa.ForeignKeyConstraint(
-            ["holding_id"], ["holdings.id"], name=op.f("fk_financings_holding_id_holdings")
-        ),
-        sa.ForeignKeyConstraint(
-            ["voucher_id"], ["vouchers.id"], name=op.f("fk_financings_voucher_id_vouchers")
-        ),
+        sa.ForeignKeyConstraint(["holding_id"], ["holdings.id"], name=op.f("fk_financings_holding_id_holdings")),
+        sa.ForeignKeyConstraint(["voucher_id"], ["vouchers.id"], name=op.f("fk_financings_voucher_id_vouchers")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_financings")),
     )
     with op.batch_alter_table("financings", schema=None) as batch_op:
@@ -270,9 +246,7 @@ def upgrade() -> None:
         sa.Column("created_event", sa.String(length=40), nullable=False),
         sa.Column("resolved_event", sa.String(length=40), nullable=True),
         sa.ForeignKeyConstraint(["holding_id"], ["holdings.id"], name=op.f("fk_offers_holding_id_holdings")),
-        sa.ForeignKeyConstraint(
-            ["recipient_id"], ["parties.id"], name=op.f("fk_offers_recipient_id_parties")
-        ),
+        sa.ForeignKeyConstraint(["recipient_id"], ["parties.id"], name=op.f("fk_offers_recipient_id_parties")),
         sa.ForeignKeyConstraint(["sender_id"], ["parties.id"], name=op.f("fk_offers_sender_id_parties")),
         sa.ForeignKeyConstraint(
             ["source_holding_id"], ["holdings.id"], name=op.f("fk_offers_source_holding_id_holdings")
@@ -291,9 +265,7 @@ def upgrade() -> None:
         sa.Column("holding_id", sa.String(length=48), nullable=False),
         sa.Column("holder_id", sa.String(length=40), nullable=False),
         sa.Column("amount_minor", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["holder_id"], ["parties.id"], name=op.f("fk_settlement_payments_holder_id_parties")
-        ),
+        sa.ForeignKeyConstraint(["holder_id"], ["parties.id"], name=op.f("fk_settlement_payments_holder_id_parties")),
         sa.ForeignKeyConstraint(
             ["holding_id"], ["holdings.id"], name=op.f("fk_settlement_payments_holding_id_holdings")
         ),
