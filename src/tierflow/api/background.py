@@ -5,26 +5,21 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
+from typing import Any
 
 from tierflow.bootstrap import Platform
-from tierflow.domain.errors import DomainError
-from tierflow.services.ledger import rfc3339
+from tierflow.services.commands import SignedCommand
+from tierflow.services.sweeps import expire_due_offers
 
 log = logging.getLogger("tierflow.background")
 
 
 def expire_offers(platform: Platform, limit: int = 200) -> int:
-    with platform.uow() as uow:
-        due = uow.repo.expired_offer_ids(rfc3339(platform.clock()), limit)
-    done = 0
-    for offer_id in due:
-        command = platform.operator.command("transfer.expire", {"offer_id": offer_id}, now=platform.clock)
-        try:
-            platform.ledger.submit(command)
-            done += 1
-        except DomainError as error:  # already resolved by its recipient meanwhile
-            log.info("offer %s not expired: %s", offer_id, error.code)
-    return done
+    def sign(kind: str, body: Mapping[str, Any]) -> SignedCommand:
+        return platform.operator.command(kind, body, now=platform.clock)
+
+    return expire_due_offers(platform.uow, platform.ledger, sign, limit=limit)
 
 
 class Background:
