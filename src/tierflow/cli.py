@@ -189,10 +189,14 @@ def export(
 def verify(
     folder: Annotated[Path, typer.Argument(help="A folder written by 'tierflow export'.")],
     receipt: Annotated[Path | None, typer.Option(help="Also check one inclusion receipt (JSON).")] = None,
+    since: Annotated[
+        Path | None, typer.Option(help="An older checkpoint you kept: prove the export's log extends it.")
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Verify an export offline: the tree, the checkpoint signature and cosignatures, every event signature."""
-    from tierflow.ledger.verify import verify_export, verify_receipt
+    """Verify an export offline: the tree, the checkpoint signature and cosignatures, every event signature;
+    optionally a receipt, and consistency with an older checkpoint."""
+    from tierflow.ledger.verify import verify_consistency_from_leaves, verify_export, verify_receipt
 
     if not (folder / "journal.jsonl").exists():
         _fail(f"{folder} holds no journal.jsonl", "run 'tierflow export --out FOLDER' first")
@@ -210,6 +214,11 @@ def verify(
             )
         except Exception as error:
             problems.append(f"receipt {receipt}: {error}")
+    if since is not None:
+        try:
+            verify_consistency_from_leaves(folder, since.read_text())
+        except Exception as error:
+            problems.append(f"consistency with {since}: {error}")
     ok = report.ok and not problems
     result = {
         "ok": ok,
@@ -233,6 +242,28 @@ def verify(
             Console().print(f"  [red]problem:[/] {problem}")
     if not ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def receipt(
+    event_id: Annotated[str, typer.Argument(help="The journal entry's id (evt_...).")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the receipt here instead of stdout.")] = None,
+) -> None:
+    """Print an inclusion receipt for one entry (check it with 'tierflow verify FOLDER --receipt FILE')."""
+    from tierflow.domain.errors import DomainError
+
+    platform = _open()
+    platform.journal.integrate_all()
+    try:
+        data = platform.journal.receipt(event_id)
+    except DomainError as error:
+        _fail(error.message)
+    text = json.dumps(data, indent=2) + "\n"
+    if out is None:
+        print(text, end="")
+    else:
+        out.write_text(text)
+        console.print(f"receipt for {event_id} written to {out}")
 
 
 @admin.command("token")

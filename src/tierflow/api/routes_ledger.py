@@ -332,3 +332,13 @@ for _verb, _kind, _summary in (
 )
 def get_event(platform: PlatformDep, party: CurrentParty, event_id: str) -> dict[str, Any]:
     return platform.queries.event(party, event_id)
+
+
+@router.get(
+    "/events/{event_id}/receipt",
+    tags=["journal"],
+    summary="An inclusion receipt: the entry, its RFC 9162 proof and the signed checkpoint it is proven against",
+)
+def get_receipt(platform: PlatformDep, party: CurrentParty, event_id: str) -> dict[str, Any]:
+    platform.queries.event(party, event_id)  # visibility: only entries that concern the caller
+    return platform.journal.receipt(event_id)

@@ -23,9 +23,12 @@ from tierflow.ledger.cosignature import CosignatureVerifier, parse_cosigner_veri
 from tierflow.ledger.envelope import Entry, EnvelopeError, PartyKeys, parse_leaf
 from tierflow.ledger.merkle import (
     EMPTY_ROOT,
+    MemoryNodeStore,
     ProofError,
     TreeBuilder,
+    consistency_proof,
     leaf_hash,
+    nodes_to_append,
     verify_consistency,
     verify_inclusion,
 )
@@ -35,6 +38,7 @@ __all__ = [
     "CosignatureReport",
     "VerificationReport",
     "verify_consistency_between",
+    "verify_consistency_from_leaves",
     "verify_export",
     "verify_receipt",
 ]
@@ -244,3 +248,30 @@ def verify_consistency_between(
         return old, new
     verify_consistency(old.size, new.size, hashes, old.root, new.root)
     return old, new
+
+
+def verify_consistency_from_leaves(path: Path, old_note: str) -> tuple[Checkpoint, Checkpoint]:
+    """Prove, offline, that the exported log extends an older checkpoint someone kept.
+
+    Rebuilds the tree's full-subtree hashes from the exported leaves (two hashes per leaf in memory), derives
+    the RFC 9162 consistency proof from the old size to the export's checkpoint, and checks it with the same
+    verifier a witness uses; both checkpoints must carry the platform's signature.
+    """
+    platform_vkey = (path / "platform.vkey").read_text("utf-8").strip()
+    new_note = (path / "checkpoint.txt").read_text("utf-8")
+    new = _open(new_note, platform_vkey, (), 0)
+    old = _open(old_note, platform_vkey, (), 0)
+    if old.size > new.size:
+        raise ProofError(f"the older checkpoint ({old.size} entries) is larger than the export's ({new.size})")
+    nodes = MemoryNodeStore()
+    size = 0
+    for _, line in _journal_lines(path / "journal.jsonl"):
+        if size == new.size:
+            break
+        _, raw = _decode_line(line)
+        nodes.put_many(nodes_to_append(size, [leaf_hash(raw)], nodes))
+        size += 1
+    if size < new.size:
+        raise ProofError(f"the export holds {size} entries; its checkpoint covers {new.size}")
+    proof = consistency_proof(old.size, new.size, nodes) if 0 < old.size < new.size else []
+    return verify_consistency_between(old_note, new_note, [b64e(h) for h in proof], platform_vkey)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from tierflow.domain.model import Party, Role
 from tierflow.ledger import merkle
+from tierflow.ledger.canonical import b64e
 from tierflow.ledger.checkpoint import Checkpoint, sign_checkpoint
 from tierflow.ledger.cosignature import verify_cosignature
 from tierflow.ledger.note import NoteError, NoteSigner, add_signatures, verifier_key
@@ -151,6 +152,26 @@ class JournalService:
             )
             for index, event_id, leaf in rows
         ]
+
+    def receipt(self, event_id: str) -> dict[str, object]:
+        """An inclusion receipt for one entry against the latest published checkpoint: everything needed to
+        check offline that the entry is in the log (``tierflow verify --receipt`` or any RFC 9162 verifier)."""
+        with self._uow() as uow:
+            found = uow.tree.leaf_of(event_id)
+            latest = uow.tree.latest_checkpoint()
+            if found is None or latest is None or found[0] >= latest.size:
+                raise NotFound(f"Entry {event_id!r} is not covered by a published checkpoint yet.", event_id=event_id)
+            index, leaf = found
+            proof = merkle.inclusion_proof(index, latest.size, uow.tree)
+            lines = uow.tree.cosignature_lines(latest.size)
+        return {
+            "event_id": event_id,
+            "index": index,
+            "tree_size": latest.size,
+            "leaf": b64e(leaf),
+            "proof": [b64e(h) for h in proof],
+            "checkpoint": add_signatures(latest.note, lines) if lines else latest.note,
+        }
 
     # --- witnesses ------------------------------------------------------------------------------------
 

@@ -90,6 +90,13 @@ class SqlTreeRepository:
         )
         return [(int(r.leaf_index), r.id, bytes(r.leaf)) for r in self.conn.execute(stmt)]
 
+    def leaf_of(self, event_id: str) -> tuple[int, bytes] | None:
+        e = t.events.c
+        row = self.conn.execute(select(e.leaf_index, e.leaf).where(e.id == event_id)).first()
+        if row is None or row.leaf_index is None:
+            return None
+        return int(row.leaf_index), bytes(row.leaf)
+
     def concerned(self, event_ids: Sequence[str], party_id: str) -> set[str]:
         if not event_ids:
             return set()
