@@ -41,9 +41,8 @@ def test_demo_export_verify_receipt_and_consistency(env: Path) -> None:
 
     # The log grows (a second demo is refused on a used database, so use the service layer directly).
     from tierflow.bootstrap import open_platform
-    from tierflow.config import Settings
-
     from tierflow.client import PartyKey
+    from tierflow.config import Settings
 
     platform = open_platform(Settings())
     platform.ledger.submit(
