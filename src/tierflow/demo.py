@@ -18,6 +18,7 @@ from typing import Any
 from tierflow.bootstrap import Platform
 from tierflow.client import PartyKey
 from tierflow.domain.errors import DomainError
+from tierflow.domain.model import Party, Role
 from tierflow.domain.money import Money
 from tierflow.ledger.checkpoint import Checkpoint
 from tierflow.ledger.cosignature import cosign
@@ -69,7 +70,7 @@ class SimulatedClock:
         self.now += delta
 
 
-@dataclass
+@dataclass(eq=False)
 class Member:
     name: str
     role: str
@@ -134,6 +135,7 @@ class DemoBuilder:
         self.rng = random.Random(seed)
         self.summary = DemoSummary()
         self.members: list[Member] = []
+        self.holders: set[Member] = set()  # suppliers that may hold something live
 
     # --- parties ----------------------------------------------------------------------------------------
 
@@ -210,6 +212,7 @@ class DemoBuilder:
                 self.summary.vouchers += 1
                 self.summary.face_issued += face
                 issued.append((holder, str(effects["holding_id"]), face))
+                self.holders.add(holder)
         return issued
 
     def circulate(
@@ -228,12 +231,15 @@ class DemoBuilder:
             progress(1)
 
     def _live_supplier_holdings(self) -> list[tuple[Member, dict[str, Any]]]:
-        by_id = {m.id: m for m in self.members if m.role == "supplier"}
-        holder = self.rng.choice(list(by_id.values()))
-        page = self.p.queries.holdings(_operator(self.p), voucher_id=None, status="live", limit=500, after=None)
-        items = [(by_id[h["holder"]], h) for h in page.items if h["holder"] in by_id]
-        mine = [(m, h) for m, h in items if m.id == holder.id]
-        return mine or items
+        """The live holdings of a supplier picked at random among those that hold something."""
+        while self.holders:
+            holder = self.rng.choice(sorted(self.holders, key=lambda m: m.id))
+            viewer = Party(holder.id, holder.name, Role.SUPPLIER, holder.key.public_key)
+            page = self.p.queries.holdings(viewer, voucher_id=None, status="live", limit=50, after=None)
+            if page.items:
+                return [(holder, h) for h in page.items]
+            self.holders.discard(holder)
+        return []
 
     def _transfer(self, holder: Member, holding: dict[str, Any], leave_open: bool) -> None:
         supplier = self.rng.choice(holder.suppliers)
@@ -259,6 +265,7 @@ class DemoBuilder:
         if self.rng.random() < 0.92:
             if self._do(supplier, "transfer.accept", {"offer_id": effects["offer_id"]}):
                 self.summary.transfers_accepted += 1
+                self.holders.add(supplier)
                 self.summary.deepest_tier = max(self.summary.deepest_tier, holding["tier"] + 1)
         elif self._do(supplier, "transfer.reject", {"offer_id": effects["offer_id"], "reason": "price terms"}):
             self.summary.transfers_rejected += 1
@@ -277,7 +284,7 @@ class DemoBuilder:
                 "amount": Money(amount, "CNY").to_str(),
                 "currency": "CNY",
                 "annual_rate": rate,
-                "fee": "200.00",
+                "fee": Money(amount // 2000, "CNY").to_str(),  # 0.05 % arrangement fee
             },
         )
         if not effects or leave_open:
