@@ -35,12 +35,17 @@ class GroupCommitter:
             self._thread = None
 
     def submit(self, submission: Submission) -> Accepted:
+        # Signature checks run here, in the request's own thread, while the writer commits other batches.
+        prepared = self._ledger.prepare(submission)
+        if prepared.error is not None:
+            raise prepared.error
         if self._thread is None:  # not started (tests, CLI): run inline
-            return self._ledger.submit(
-                submission.signed, authenticated=submission.authenticated, idempotency=submission.idempotency
-            )
+            result = self._ledger.execute_batch([prepared])[0]
+            if isinstance(result, DomainError):
+                raise result
+            return result
         future: Future[Accepted | DomainError] = Future()
-        self._queue.put((submission, future))
+        self._queue.put((prepared, future))
         result = future.result()
         if isinstance(result, DomainError):
             raise result
@@ -63,7 +68,7 @@ class GroupCommitter:
                 batch.append(item)
             pairs = [item for item in batch if isinstance(item, tuple)]
             try:
-                results = self._ledger.submit_batch([s for s, _ in pairs])
+                results = self._ledger.execute_batch([p for p, _ in pairs])
             except Exception as error:  # the whole transaction failed: every waiter learns why
                 for _, future in pairs:
                     future.set_exception(error)

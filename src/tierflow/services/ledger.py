@@ -87,7 +87,9 @@ class Accepted:
 
 
 @dataclass(slots=True)
-class _Prepared:
+class Prepared:
+    """A submission whose envelope and signature have been checked (or the error that stopped it)."""
+
     submission: Submission
     actor: Party | None
     digest: str
@@ -150,7 +152,14 @@ class LedgerService:
         return result
 
     def submit_batch(self, submissions: Sequence[Submission]) -> list[Accepted | DomainError]:
-        prepared = [self._prepare(s) for s in submissions]
+        return self.execute_batch([self.prepare(s) for s in submissions])
+
+    def prepare(self, submission: Submission) -> Prepared:
+        """The checks that need no transaction (shape, freshness, signature); safe to run in many threads."""
+        return self._prepare(submission)
+
+    def execute_batch(self, prepared: Sequence[Prepared]) -> list[Accepted | DomainError]:
+        """Executes prepared commands in ONE transaction, a savepoint each (group commit)."""
         results: list[Accepted | DomainError] = []
         with self._uow() as uow:
             for item in prepared:
@@ -179,7 +188,7 @@ class LedgerService:
 
     # --- steps ----------------------------------------------------------------------------------------
 
-    def _prepare(self, submission: Submission, *, fresh: bool = True, repo: Repository | None = None) -> _Prepared:
+    def _prepare(self, submission: Submission, *, fresh: bool = True, repo: Repository | None = None) -> Prepared:
         signed = submission.signed
         try:
             issued_at = check_envelope(signed.command)
@@ -200,11 +209,11 @@ class LedgerService:
             except EnvelopeError as error:
                 raise InvalidCommand(f"The command cannot be canonicalised: {error.reason}.") from None
             verify_canonical_command(command_bytes, signed.signature, key)
-            return _Prepared(submission, actor, digest_of(command_bytes), command_bytes=command_bytes)
+            return Prepared(submission, actor, digest_of(command_bytes), command_bytes=command_bytes)
         except SignatureError as error:
-            return _Prepared(submission, None, "", BadSignature(f"The signature does not verify: {error}."))
+            return Prepared(submission, None, "", BadSignature(f"The signature does not verify: {error}."))
         except DomainError as error:
-            return _Prepared(submission, None, "", error)
+            return Prepared(submission, None, "", error)
 
     def _signing_key(self, signed: SignedCommand, actor: Party | None) -> bytes:
         if signed.kind == "party.register":
@@ -229,7 +238,7 @@ class LedgerService:
         return party
 
     def _execute(
-        self, uow: UnitOfWork, item: _Prepared, *, event_id: str | None = None, at: datetime | None = None
+        self, uow: UnitOfWork, item: Prepared, *, event_id: str | None = None, at: datetime | None = None
     ) -> Accepted:
         signed = item.submission.signed
         repo = uow.repo
