@@ -40,7 +40,7 @@ class AccessService:
         digest = token_hash(token)
         party = self._cache.get(digest)
         if party is None:
-            with self._uow() as uow:
+            with self._uow(read_only=True) as uow:
                 party = uow.repo.party_by_token_hash(digest)
             if party is None:
                 raise Unauthenticated("The token is not valid.")

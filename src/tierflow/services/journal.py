@@ -90,7 +90,7 @@ class JournalService:
 
     def latest_checkpoint(self) -> str:
         """The latest checkpoint as a signed note, with every witness cosignature appended."""
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             latest = uow.tree.latest_checkpoint()
             if latest is None:
                 raise NotFound("No checkpoint has been published yet.")
@@ -98,7 +98,7 @@ class JournalService:
         return add_signatures(latest.note, lines) if lines else latest.note
 
     def checkpoint_note(self, size: int) -> str:
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             record = uow.tree.checkpoint(size)
             if record is None:
                 raise NotFound(f"No checkpoint of size {size} was published.", tree_size=size)
@@ -111,7 +111,7 @@ class JournalService:
         return 0 if latest is None else latest.size
 
     def inclusion_proof(self, index: int, tree_size: int) -> list[bytes]:
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             published = self._published_size(uow.tree)
             if not 0 < tree_size <= published:
                 raise ProofUnavailable(
@@ -123,7 +123,7 @@ class JournalService:
             return merkle.inclusion_proof(index, tree_size, uow.tree)
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             published = self._published_size(uow.tree)
             if not 0 < first <= second <= published:
                 raise ProofUnavailable(
@@ -136,7 +136,7 @@ class JournalService:
     def entries(self, start: int, end: int, viewer: Party) -> list[JournalEntry]:
         """Entries ``[start, end)`` of the published tree; leaves that do not concern a non-operator viewer
         are redacted to their hash (which still lets the viewer recompute the tree)."""
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             published = self._published_size(uow.tree)
             end = min(end, published)
             rows = uow.tree.leaves(start, end) if start < end else []
@@ -156,7 +156,7 @@ class JournalService:
     def receipt(self, event_id: str) -> dict[str, object]:
         """An inclusion receipt for one entry against the latest published checkpoint: everything needed to
         check offline that the entry is in the log (``tierflow verify --receipt`` or any RFC 9162 verifier)."""
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             found = uow.tree.leaf_of(event_id)
             latest = uow.tree.latest_checkpoint()
             if found is None or latest is None or found[0] >= latest.size:

@@ -231,7 +231,7 @@ class LedgerService:
     def _party(self, party_id: str) -> Party | None:
         party = self._parties.get(party_id)
         if party is None:
-            with self._uow() as uow:
+            with self._uow(read_only=True) as uow:
                 party = uow.repo.get_party(party_id)
             if party is not None:
                 self._parties[party_id] = party

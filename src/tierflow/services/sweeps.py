@@ -22,7 +22,7 @@ Sign = Callable[[str, Mapping[str, Any]], SignedCommand]
 
 def expire_due_offers(uow: UnitOfWorkFactory, ledger: LedgerService, sign: Sign, *, limit: int = 200) -> int:
     """Expires up to ``limit`` offers past their time; returns how many it expired."""
-    with uow() as work:
+    with uow(read_only=True) as work:
         due = work.repo.expired_offer_ids(rfc3339(ledger.clock()), limit)
     done = 0
     for offer_id in due:

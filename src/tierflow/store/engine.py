@@ -1,7 +1,7 @@
 """Engines for the two supported databases.
 
 SQLite (embedded default): WAL journal, ``synchronous=FULL`` (a committed transaction survives power loss),
-foreign keys on, a busy timeout, and every transaction opened with ``BEGIN IMMEDIATE`` so that writers queue
+foreign keys on, a busy timeout, and every writing transaction opened with ``BEGIN IMMEDIATE`` so that writers queue
 for the lock at the start instead of failing at their first write. The driver's own transaction handling is
 switched off so that SAVEPOINTs work (SQLAlchemy's documented recipe for pysqlite).
 
@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+READ_ONLY = "tierflow_read_only"
 
 
 def make_engine(url: str, *, pool_size: int = 8) -> Engine:
@@ -42,7 +44,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers (proofs, queries) take no write lock: in WAL mode they see the last commit and never wait.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def is_postgres(engine: Engine) -> bool:

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, exists, or_, select, text
 from tierflow.domain.money import Money
 from tierflow.services.queries import Page
 from tierflow.store import schema as t
+from tierflow.store.engine import READ_ONLY
 
 
 def _money(minor: int, currency: str) -> dict[str, str]:
@@ -104,6 +105,7 @@ class SqlReadModel:
 
     def _rows(self, stmt: Any, **params: Any) -> list[Any]:
         with self.engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY: True})
             return list(conn.execute(stmt, params))
 
     def _first(self, stmt: Any) -> Any:

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-_PARAM = re.compile(r":([a-z_]+)")
+_PARAM = re.compile(r":([a-z_][a-z0-9_]*)")
 
 
 @cache

@@ -35,6 +35,7 @@ from tierflow.domain.units import UnitRange
 from tierflow.services.errors import ConcurrentUpdate, ReplayedCommand
 from tierflow.services.ports import EventRecord, FreezeRecord, SettlementRecord, StoredAnswer
 from tierflow.store import schema as t
+from tierflow.store.engine import READ_ONLY
 from tierflow.store.raw import RawStatements
 from tierflow.store.tree import SqlTreeRepository
 
@@ -472,11 +473,14 @@ class SqlUnitOfWork:
     repo: SqlRepository
     tree: SqlTreeRepository
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
+        self._read_only = read_only
 
     def __enter__(self) -> SqlUnitOfWork:
         self.conn = self._engine.connect()
+        if self._read_only:
+            self.conn.execution_options(**{READ_ONLY: True})
         self._tx = self.conn.begin()
         self.repo = SqlRepository(self.conn)
         self.tree = SqlTreeRepository(self.conn)
@@ -526,5 +530,5 @@ class SqlUnitOfWorkFactory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine)
+    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, read_only=read_only)

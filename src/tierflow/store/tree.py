@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from tierflow.services.ports import CheckpointRecord, PendingEvent
 from tierflow.store import schema as t
+from tierflow.store.raw import RawStatements
 
 
 class SqlTreeRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._postgres = conn.dialect.name == "postgresql"
+        self.raw = RawStatements(conn)
 
     def lock_state(self) -> tuple[int, bytes]:
         stmt = select(t.tree_state.c.size, t.tree_state.c.root).where(t.tree_state.c.id == 1)
@@ -47,12 +49,17 @@ class SqlTreeRepository:
     def get_many(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         if not keys:
             return {}
-        n = t.tree_nodes.c
-        # An OR of (level, idx) pairs: SQLite answers it from the primary key; a row-value IN list would
-        # make it scan the whole table (measured: 4.6 s against 0.7 ms at 10M leaves).
-        stmt = select(n.level, n.idx, n.hash).where(or_(*(and_(n.level == lv, n.idx == ix) for lv, ix in set(keys))))
-        found = {(int(r.level), int(r.idx)): bytes(r.hash) for r in self.conn.execute(stmt)}
-        missing = [k for k in keys if k not in found]
+        wanted = sorted(set(keys))
+        # One primary-key lookup per node, OR-ed: SQLite answers it with its MULTI-INDEX OR plan (a row-value
+        # IN list made it scan the table: 4.6 s at 10M leaves). Sent straight to the driver: building and
+        # compiling a statement of a new shape per proof cost more than the query (see docs/PERFORMANCE.md).
+        where = " OR ".join(f"(level = :l{i} AND idx = :i{i})" for i in range(len(wanted)))
+        params: dict[str, int] = {}
+        for i, (level, index) in enumerate(wanted):
+            params[f"l{i}"], params[f"i{i}"] = level, index
+        rows = self.raw.execute(f"SELECT level, idx, hash FROM tree_nodes WHERE {where}", params).fetchall()
+        found = {(int(level), int(index)): bytes(value) for level, index, value in rows}
+        missing = [k for k in wanted if k not in found]
         if missing:
             raise KeyError(f"tree nodes missing: {missing[:3]}")
         return found
