@@ -14,13 +14,19 @@ import re
 from collections import namedtuple
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, lru_cache
 from itertools import count
 from typing import Any
 
 from sqlalchemy import Connection, Table
 
 _PARAM = re.compile(r":([a-z_][a-z0-9_]*)")
+
+
+@lru_cache(maxsize=1024)
+def _pyformat(text: str) -> str:
+    """``:name`` parameters in psycopg's ``%(name)s`` style (statements repeat, so the rewrite is cached)."""
+    return _PARAM.sub(r"%(\1)s", text)
 
 
 @cache
@@ -40,7 +46,7 @@ class RawStatements:
         self._savepoints = count()
 
     def _sql(self, text: str) -> str:
-        return _PARAM.sub(r"%(\1)s", text) if self._postgres else text
+        return _pyformat(text) if self._postgres else text
 
     def execute(self, text: str, params: Mapping[str, Any]) -> Any:
         self._cursor.execute(self._sql(text), params)
