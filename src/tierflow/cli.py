@@ -162,6 +162,9 @@ def serve(
         console.print(f"operator token: {token_file}")
     if with_demo:
         console.print(f"demo credentials: {Path(settings.data_dir) / 'demo-credentials.json'}")
+    # The event loop does many short system calls; with Python's default 5 ms switch interval it waits that long
+    # for the GIL each time the group-commit thread is busy (measured: every batch held a single request).
+    sys.setswitchinterval(0.0005)
     uvicorn.run(create_app(platform), host=host, port=port, log_level="info")
 
 

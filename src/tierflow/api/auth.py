@@ -19,7 +19,7 @@ from tierflow.domain.model import Party, Role
 bearer = HTTPBearer(auto_error=False, description="API token of a registered party")
 
 
-def get_platform(request: Request) -> Platform:
+async def get_platform(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
 
@@ -27,18 +27,18 @@ def get_platform(request: Request) -> Platform:
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
-def current_party(
+async def current_party(
     platform: PlatformDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Party:
     return platform.access.authenticate(credentials.credentials if credentials else None)
 
 
-def public() -> None:
+async def public() -> None:
     """Marks a route as deliberately open to anyone."""
 
 
-def operator(party: Annotated[Party, Depends(current_party)]) -> Party:
+async def operator(party: Annotated[Party, Depends(current_party)]) -> Party:
     if party.role is not Role.OPERATOR:
         raise NotAuthorised("Only the platform operator may do this.")
     return party

@@ -33,7 +33,7 @@ def idempotency(request: Request, payload: SignedCommandIn) -> Idempotency:
     return Idempotency(key, hashlib.sha256(body).hexdigest())
 
 
-def run(
+async def run(
     request: Request,
     platform: Platform,
     party: Party,
@@ -51,5 +51,6 @@ def run(
             raise ApiProblem(400, "path_mismatch", f"The command's body.{name} must equal the id in the path.")
     key = idempotency(request, payload)
     committer = request.app.state.committer
-    accepted: Accepted = committer.submit(Submission(SignedCommand(payload.command, payload.signature), party, key))
+    submission = Submission(SignedCommand(payload.command, payload.signature), party, key)
+    accepted: Accepted = await committer.submit_async(submission)
     return accepted

@@ -6,12 +6,13 @@ operation; latency pays at most one batch.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 from concurrent.futures import Future
 
 from tierflow.domain.errors import DomainError
-from tierflow.services.ledger import Accepted, LedgerService, Submission
+from tierflow.services.ledger import Accepted, LedgerService, Prepared, Submission
 
 _STOP = object()
 
@@ -34,16 +35,33 @@ class GroupCommitter:
             self._thread.join(timeout=10)
             self._thread = None
 
+    async def submit_async(self, submission: Submission) -> Accepted:
+        """``submit`` for the event loop: the request waits for its batch without holding a thread."""
+        prepared = self._ledger.prepare(submission)
+        if prepared.error is not None:
+            raise prepared.error
+        if self._thread is None:
+            return self._execute_inline(prepared)
+        future: Future[Accepted | DomainError] = Future()
+        self._queue.put((prepared, future))
+        result = await asyncio.wrap_future(future)
+        if isinstance(result, DomainError):
+            raise result
+        return result
+
+    def _execute_inline(self, prepared: Prepared) -> Accepted:
+        result = self._ledger.execute_batch([prepared])[0]
+        if isinstance(result, DomainError):
+            raise result
+        return result
+
     def submit(self, submission: Submission) -> Accepted:
         # Signature checks run here, in the request's own thread, while the writer commits other batches.
         prepared = self._ledger.prepare(submission)
         if prepared.error is not None:
             raise prepared.error
         if self._thread is None:  # not started (tests, CLI): run inline
-            result = self._ledger.execute_batch([prepared])[0]
-            if isinstance(result, DomainError):
-                raise result
-            return result
+            return self._execute_inline(prepared)
         future: Future[Accepted | DomainError] = Future()
         self._queue.put((prepared, future))
         result = future.result()

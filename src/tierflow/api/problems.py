@@ -13,7 +13,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tierflow.domain.errors import DomainError, ErrorKind
 from tierflow.services.errors import Unauthenticated
@@ -65,13 +67,32 @@ def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: v if isinstance(v, (str, int, bool, list, type(None))) else str(v) for k, v in fields.items()}
 
 
+class RequestIdMiddleware:
+    """Gives every request an id (the caller's ``X-Request-Id`` or a new one), echoed in the response and in
+    every problem body. A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` cost a third of the
+    server's CPU per request (measured with py-spy)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("x-request-id")
+        request_id = given if given and len(given) <= 128 else str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("X-Request-Id", request_id)
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
 def install(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def request_id(request: Request, call_next: Any) -> Any:
-        request.state.request_id = request.headers.get("X-Request-Id") or str(uuid.uuid4())
-        response = await call_next(request)
-        response.headers["X-Request-Id"] = request.state.request_id
-        return response
+    app.add_middleware(RequestIdMiddleware)
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, error: DomainError) -> JSONResponse:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from tierflow.api import commands
 from tierflow.api.auth import CurrentParty, Operator, PlatformDep
@@ -38,12 +39,12 @@ def _page(page: Any) -> ListPage:
     tags=["parties"],
     summary="Register a party (operator); the command is signed by the new party's own key",
 )
-def register_party(
+async def register_party(
     request: Request, response: Response, platform: PlatformDep, party: Operator, payload: SignedCommandIn
 ) -> Registered:
-    accepted = commands.run(request, platform, party, payload, "party.register")
+    accepted = await commands.run(request, platform, party, payload, "party.register")
     party_id = str(accepted.effects["party_id"])
-    token = None if accepted.replayed_answer else platform.access.issue_token(party_id)
+    token = None if accepted.replayed_answer else await run_in_threadpool(platform.access.issue_token, party_id)
     response.headers["Location"] = f"/v1/parties/{party_id}"
     return Registered(**accepted.as_json(), token=token)
 
@@ -79,10 +80,10 @@ def get_party(platform: PlatformDep, party: CurrentParty, party_id: str) -> dict
     tags=["vouchers"],
     summary="A core enterprise confirms a payable and issues a voucher (voucher.issue)",
 )
-def issue(
+async def issue(
     request: Request, response: Response, platform: PlatformDep, party: CurrentParty, payload: SignedCommandIn
 ) -> Accepted:
-    accepted = commands.run(request, platform, party, payload, "voucher.issue")
+    accepted = await commands.run(request, platform, party, payload, "voucher.issue")
     return _created(response, f"/v1/vouchers/{accepted.effects['voucher_id']}", accepted)
 
 
@@ -121,10 +122,10 @@ def voucher_settlements(platform: PlatformDep, party: CurrentParty, voucher_id: 
     tags=["settlements"],
     summary="The obligor pays at maturity (voucher.settle); partial payments are allocated pari passu",
 )
-def settle(
+async def settle(
     request: Request, response: Response, platform: PlatformDep, party: CurrentParty, payload: SignedCommandIn
 ) -> Accepted:
-    accepted = commands.run(request, platform, party, payload, "voucher.settle")
+    accepted = await commands.run(request, platform, party, payload, "voucher.settle")
     return _created(response, f"/v1/vouchers/{payload.command['body'].get('voucher_id')}/settlements", accepted)
 
 
@@ -166,10 +167,10 @@ def holding_provenance(platform: PlatformDep, party: CurrentParty, holding_id: s
     tags=["holdings"],
     summary="Freeze a disputed sub-range of a holding (operator)",
 )
-def freeze(
+async def freeze(
     request: Request, response: Response, platform: PlatformDep, party: Operator, payload: SignedCommandIn
 ) -> Accepted:
-    accepted = commands.run(request, platform, party, payload, "holding.freeze")
+    accepted = await commands.run(request, platform, party, payload, "holding.freeze")
     return _created(response, f"/v1/holdings/{accepted.effects['frozen_holding_id']}", accepted)
 
 
@@ -180,7 +181,7 @@ def freeze(
     tags=["holdings"],
     summary="Release a freeze (operator)",
 )
-def release(
+async def release(
     request: Request,
     response: Response,
     platform: PlatformDep,
@@ -188,7 +189,7 @@ def release(
     freeze_id: str,
     payload: SignedCommandIn,
 ) -> Accepted:
-    accepted = commands.run(request, platform, party, payload, "freeze.release", freeze_id=freeze_id)
+    accepted = await commands.run(request, platform, party, payload, "freeze.release", freeze_id=freeze_id)
     return _created(response, f"/v1/holdings/{accepted.effects['holding_id']}", accepted)
 
 
@@ -202,10 +203,10 @@ def release(
     tags=["transfers"],
     summary="Split a holding and offer part of it to your supplier (transfer.offer)",
 )
-def offer(
+async def offer(
     request: Request, response: Response, platform: PlatformDep, party: CurrentParty, payload: SignedCommandIn
 ) -> Accepted:
-    accepted = commands.run(request, platform, party, payload, "transfer.offer")
+    accepted = await commands.run(request, platform, party, payload, "transfer.offer")
     return _created(response, f"/v1/transfers/{accepted.effects['offer_id']}", accepted)
 
 
@@ -227,7 +228,7 @@ def get_transfer(platform: PlatformDep, party: CurrentParty, offer_id: str) -> d
 
 
 def _offer_action(kind: str, summary: str) -> Any:
-    def action(
+    async def action(
         request: Request,
         response: Response,
         platform: PlatformDep,
@@ -235,7 +236,7 @@ def _offer_action(kind: str, summary: str) -> Any:
         offer_id: str,
         payload: SignedCommandIn,
     ) -> Accepted:
-        accepted = commands.run(request, platform, party, payload, kind, offer_id=offer_id)
+        accepted = await commands.run(request, platform, party, payload, kind, offer_id=offer_id)
         return _created(response, f"/v1/transfers/{offer_id}", accepted)
 
     action.__name__ = kind.replace(".", "_")
@@ -269,10 +270,10 @@ for _verb, _kind, _summary in (
     tags=["financings"],
     summary="Ask a financial institution to finance part of a holding (financing.request)",
 )
-def request_financing(
+async def request_financing(
     request: Request, response: Response, platform: PlatformDep, party: CurrentParty, payload: SignedCommandIn
 ) -> Accepted:
-    accepted = commands.run(request, platform, party, payload, "financing.request")
+    accepted = await commands.run(request, platform, party, payload, "financing.request")
     return _created(response, f"/v1/financings/{accepted.effects['financing_id']}", accepted)
 
 
@@ -293,7 +294,7 @@ def get_financing(platform: PlatformDep, party: CurrentParty, financing_id: str)
 
 
 def _financing_action(kind: str, summary: str) -> Any:
-    def action(
+    async def action(
         request: Request,
         response: Response,
         platform: PlatformDep,
@@ -301,7 +302,7 @@ def _financing_action(kind: str, summary: str) -> Any:
         financing_id: str,
         payload: SignedCommandIn,
     ) -> Accepted:
-        accepted = commands.run(request, platform, party, payload, kind, financing_id=financing_id)
+        accepted = await commands.run(request, platform, party, payload, kind, financing_id=financing_id)
         return _created(response, f"/v1/financings/{financing_id}", accepted)
 
     action.__name__ = kind.replace(".", "_")

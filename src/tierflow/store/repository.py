@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
+from threading import RLock
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, exists, func, insert, select, update
@@ -473,11 +474,22 @@ class SqlUnitOfWork:
     repo: SqlRepository
     tree: SqlTreeRepository
 
-    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+    def __init__(self, engine: Engine, *, read_only: bool = False, writer_lock: RLock | None = None) -> None:
         self._engine = engine
         self._read_only = read_only
+        self._writer_lock = None if read_only else writer_lock
 
     def __enter__(self) -> SqlUnitOfWork:
+        if self._writer_lock is not None:
+            self._writer_lock.acquire()
+        try:
+            return self._open()
+        except BaseException:
+            if self._writer_lock is not None:
+                self._writer_lock.release()
+            raise
+
+    def _open(self) -> SqlUnitOfWork:
         self.conn = self._engine.connect()
         if self._read_only:
             self.conn.execution_options(**{READ_ONLY: True})
@@ -492,6 +504,8 @@ class SqlUnitOfWork:
                 self._tx.rollback()
         finally:
             self.conn.close()
+            if self._writer_lock is not None:
+                self._writer_lock.release()
 
     def commit(self) -> None:
         self._tx.commit()
@@ -527,8 +541,14 @@ def translate_db_error(error: BaseException) -> Exception | None:
 
 
 class SqlUnitOfWorkFactory:
+    """Units of work on one engine. On SQLite the writers of this process queue on a Python lock: SQLite has
+    one writer at a time anyway, and its own busy handler waits by sleeping in growing steps (up to 100 ms),
+    which made the HTTP server's writer and its integrator thread stall each other. Other processes still
+    wait through the busy timeout."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._writer_lock = RLock() if engine.dialect.name == "sqlite" else None
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, read_only=read_only)
+        return SqlUnitOfWork(self.engine, read_only=read_only, writer_lock=self._writer_lock)
