@@ -12,7 +12,9 @@ service layer on the same database; every command is signed before the clock sta
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -166,6 +168,74 @@ def drive(
     }
 
 
+WRK_SCRIPT = """
+local lines = {}
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+init = function(args)
+  for line in io.lines(args[1]) do lines[#lines + 1] = line end
+  created, other, sent = 0, 0, 0
+end
+request = function()
+  sent = sent + 1
+  local tok, body = lines[((sent - 1) % #lines) + 1]:match("([^\\t]+)\\t(.*)")
+  return wrk.format("POST", "/v1/transfers", {["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer " .. tok, ["Idempotency-Key"] = "wrk-" .. sent}, body)
+end
+response = function(status, headers, body)
+  if status == 201 then created = created + 1 else other = other + 1 end
+end
+done = function(summary, latency, requests)
+  local c, o = 0, 0
+  for _, t in ipairs(threads) do c = c + t:get("created"); o = o + t:get("other") end
+  io.write(string.format("RESULT %d %d %d %.3f %.3f %.3f\\n", c, o, summary.duration,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+end
+"""
+
+
+def drive_wrk(
+    port: int, requests: list[tuple[str, dict[str, Any]]], concurrency: int, seconds: float, workdir: Path
+) -> dict[str, Any]:
+    """Drives the server with wrk (a C load generator, Debian package ``wrk``), one signed command per request.
+
+    The run must end before the pre-signed commands run out (a command accepted once is refused as a replay
+    afterwards, and would count as "other"), so ``--n`` must exceed the rate times the duration.
+    """
+    data = workdir / "requests.tsv"
+    data.write_text("".join(f"{token}\t{json.dumps(body)}\n" for token, body in requests))
+    script = workdir / "post.lua"
+    script.write_text(WRK_SCRIPT)
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{concurrency}",
+            f"-d{int(seconds)}s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}/",
+            "--",
+            str(data),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT"))
+    created, other, duration_us, p50, p99, worst = line.split()[1:]
+    elapsed = int(duration_us) / 1e6
+    return {
+        "load_generator": "wrk",
+        "requests": int(created) + int(other),
+        "seconds": round(elapsed, 3),
+        "status_codes": {"201": int(created), "other": int(other)},
+        "created_per_second": round(int(created) / elapsed, 1),
+        "latency": {"median_ms": float(p50), "p99_ms": float(p99), "max_ms": float(worst)},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
@@ -173,6 +243,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=5000, help="requests (one voucher issued for each)")
     parser.add_argument("--concurrency", type=int, default=32, help="client threads (bounded: at most 256)")
     parser.add_argument("--max-seconds", type=float, default=120.0, help="stop sending after this long")
+    parser.add_argument(
+        "--load-generator",
+        choices=["wrk", "httpx"],
+        default="wrk" if shutil.which("wrk") else "httpx",
+        help="wrk (C, default when installed) or Python httpx threads (which compete with the server for the CPU)",
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="wrk run length")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     concurrency = max(1, min(args.concurrency, 256))
@@ -183,7 +260,10 @@ def main() -> None:
         proc = start_server(settings, port, log)
         try:
             console.print(f"timed: {len(requests)} POST /v1/transfers, {concurrency} concurrent clients…")
-            result = drive(port, requests, concurrency, args.max_seconds)
+            if args.load_generator == "wrk":
+                result = drive_wrk(port, requests, concurrency, args.seconds, db.workdir)
+            else:
+                result = drive(port, requests, concurrency, args.max_seconds)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
