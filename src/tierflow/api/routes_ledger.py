@@ -6,6 +6,7 @@ see (``tierflow.services.queries``).
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -227,37 +228,52 @@ def get_transfer(platform: PlatformDep, party: CurrentParty, offer_id: str) -> d
     return platform.queries.offer(party, offer_id)
 
 
-def _offer_action(kind: str, summary: str) -> Any:
-    async def action(
-        request: Request,
-        response: Response,
-        platform: PlatformDep,
-        party: CurrentParty,
-        offer_id: str,
-        payload: SignedCommandIn,
-    ) -> Accepted:
-        accepted = await commands.run(request, platform, party, payload, kind, offer_id=offer_id)
-        return _created(response, f"/v1/transfers/{offer_id}", accepted)
+def _add_actions(collection: str, id_name: str, actions: tuple[tuple[str, str, str], ...]) -> None:
+    """``POST /v1/<collection>/{<id_name>}/<verb>`` for each ``(verb, command kind, summary)``: the command's
+    body must name the same id as the path."""
 
-    action.__name__ = kind.replace(".", "_")
-    action.__doc__ = summary
-    return action
+    def endpoint(kind: str, summary: str) -> Any:
+        async def action(
+            request: Request,
+            response: Response,
+            platform: PlatformDep,
+            party: CurrentParty,
+            payload: SignedCommandIn,
+            **path: str,
+        ) -> Accepted:
+            accepted = await commands.run(request, platform, party, payload, kind, **path)
+            return _created(response, f"/v1/{collection}/{path[id_name]}", accepted)
+
+        # FastAPI reads the signature: present the path id under its own name (offer_id, financing_id).
+        signature = inspect.signature(action)
+        params = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        params.append(inspect.Parameter(id_name, inspect.Parameter.KEYWORD_ONLY, annotation=str))
+        action.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+        action.__name__ = kind.replace(".", "_")
+        action.__doc__ = summary
+        return action
+
+    for verb, kind, summary in actions:
+        router.add_api_route(
+            f"/{collection}/{{{id_name}}}/{verb}",
+            endpoint(kind, summary),
+            methods=["POST"],
+            response_model=Accepted,
+            status_code=201,
+            tags=[collection],
+            summary=summary,
+        )
 
 
-for _verb, _kind, _summary in (
-    ("accept", "transfer.accept", "The recipient accepts an offer: the units become its holding, tier + 1"),
-    ("reject", "transfer.reject", "The recipient rejects an offer: the units go back to the sender"),
-    ("expire", "transfer.expire", "The operator expires an offer past its time"),
-):
-    router.add_api_route(
-        f"/transfers/{{offer_id}}/{_verb}",
-        _offer_action(_kind, _summary),
-        methods=["POST"],
-        response_model=Accepted,
-        status_code=201,
-        tags=["transfers"],
-        summary=_summary,
-    )
+_add_actions(
+    "transfers",
+    "offer_id",
+    (
+        ("accept", "transfer.accept", "The recipient accepts an offer: the units become its holding, tier + 1"),
+        ("reject", "transfer.reject", "The recipient rejects an offer: the units go back to the sender"),
+        ("expire", "transfer.expire", "The operator expires an offer past its time"),
+    ),
+)
 
 
 # --- financing -------------------------------------------------------------------------------------------
@@ -293,37 +309,15 @@ def get_financing(platform: PlatformDep, party: CurrentParty, financing_id: str)
     return platform.queries.financing(party, financing_id)
 
 
-def _financing_action(kind: str, summary: str) -> Any:
-    async def action(
-        request: Request,
-        response: Response,
-        platform: PlatformDep,
-        party: CurrentParty,
-        financing_id: str,
-        payload: SignedCommandIn,
-    ) -> Accepted:
-        accepted = await commands.run(request, platform, party, payload, kind, financing_id=financing_id)
-        return _created(response, f"/v1/financings/{financing_id}", accepted)
-
-    action.__name__ = kind.replace(".", "_")
-    action.__doc__ = summary
-    return action
-
-
-for _verb, _kind, _summary in (
-    ("fund", "financing.fund", "The institution approves and funds: the units move to it, same tier"),
-    ("decline", "financing.decline", "The institution declines: the units are released to the applicant"),
-    ("cancel", "financing.cancel", "The applicant withdraws its request"),
-):
-    router.add_api_route(
-        f"/financings/{{financing_id}}/{_verb}",
-        _financing_action(_kind, _summary),
-        methods=["POST"],
-        response_model=Accepted,
-        status_code=201,
-        tags=["financings"],
-        summary=_summary,
-    )
+_add_actions(
+    "financings",
+    "financing_id",
+    (
+        ("fund", "financing.fund", "The institution approves and funds: the units move to it, same tier"),
+        ("decline", "financing.decline", "The institution declines: the units are released to the applicant"),
+        ("cancel", "financing.cancel", "The applicant withdraws its request"),
+    ),
+)
 
 
 @router.get(
