@@ -26,9 +26,11 @@ from tierflow.config import Settings
 from tierflow.domain.rules import Policy
 from tierflow.ledger.note import NoteSigner
 from tierflow.services.access import AccessService
+from tierflow.services.accounts import AccountService, custody_key
 from tierflow.services.journal import JournalService
 from tierflow.services.ledger import Clock, LedgerService, policy_from_json, policy_to_json, utc_now
 from tierflow.services.queries import QueryService
+from tierflow.store.accounts import SqlAccountStore
 from tierflow.store.engine import make_engine
 from tierflow.store.migrate import upgrade
 from tierflow.store.queries import SqlReadModel, genesis_command
@@ -50,6 +52,7 @@ class Platform:
     journal: JournalService
     queries: QueryService
     access: AccessService
+    accounts: AccountService
     operator: PartyKey
     clock: Clock
 
@@ -133,6 +136,12 @@ def open_platform(
         journal=journal,
         queries=QueryService(SqlReadModel(engine)),
         access=access,
+        accounts=AccountService(
+            SqlAccountStore(engine),
+            custody_key=custody_key(seed),
+            clock=clock,
+            session_ttl=timedelta(minutes=settings.session_ttl_minutes),
+        ),
         operator=operator,
         clock=clock,
     )

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     )
     integrate_batch: int = Field(default=1024, description="Most journal entries integrated per batch.")
     commit_batch: int = Field(default=256, description="Most commands committed together (group commit).")
+    session_ttl_minutes: int = Field(default=480, description="How long a portal sign-in lasts.")
+    secure_cookies: bool = Field(
+        default=False,
+        description="Mark the portal's session cookie Secure (HTTPS only). Turn on behind TLS; off for local use.",
+    )
 
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

@@ -243,12 +243,45 @@ idempotency_keys = Table(
     Column("created_at", String(32), nullable=False),
 )
 
+# Portal accounts: people who sign in to the web portal on behalf of a party (see services/accounts.py).
+portal_users = Table(
+    "portal_users",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("party_id", String(40), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    CheckConstraint("role in ('member','auditor')", name="role"),
+)
+
+portal_sessions = Table(
+    "portal_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(40), ForeignKey("portal_users.id"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+)
+
+# Signing seeds the platform keeps for parties whose people act through the portal, sealed with a key
+# derived from the platform seed (XSalsa20-Poly1305).
+custodial_keys = Table(
+    "custodial_keys",
+    metadata,
+    Column("party_id", String(40), ForeignKey("parties.id"), primary_key=True),
+    Column("sealed_seed", LargeBinary, nullable=False),
+)
+
 ACTIVE_STATUSES_SQL = "status <> 'superseded'"
 
 __all__ = [
     "ACTIVE_STATUSES_SQL",
     "checkpoints",
     "cosignatures",
+    "custodial_keys",
     "event_parties",
     "events",
     "financings",
@@ -258,6 +291,8 @@ __all__ = [
     "metadata",
     "offers",
     "parties",
+    "portal_sessions",
+    "portal_users",
     "settlement_payments",
     "settlements",
     "tree_nodes",
