@@ -9,7 +9,24 @@ Visibility rules (the operator sees everything):
   where its units came from);
 - offers: sender and recipient; financings: applicant and financier; settlements: the obligor and payees.
 
-Unknown and invisible objects both answer ``not_found``, so ids cannot be probed.
+The portal's views follow the same rules:
+
+- an obligor's payables (``maturity_ladder``, ``tier_travel``, ``voucher_reach``): the obligor only;
+- one voucher's whole tree of holdings (``voucher_tiers``): the voucher's obligor only (a holder sees its own
+  holdings and their provenance, not the other branches);
+- a wallet (``wallet``): the viewer's own holdings (the operator: everyone's);
+- offers and financings as listed above, with the parties' names joined in (``offers``, ``financing_queue``:
+  the financings the viewer was asked to fund, with the facts to decide; a party never asked sees an empty
+  queue);
+- a financial institution's portfolio (``portfolio``): that institution only;
+- history (``party_history``): the journal entries that concern the viewer (``event_parties``);
+- the journal overview (``journal_overview``): the operator's people only; anyone else is refused with
+  ``not_authorised`` (the journal is not an object whose existence could be probed, so a plain refusal
+  says more than ``not_found``).
+
+Unknown and invisible objects both answer ``not_found``, so ids cannot be probed: asking for the payables
+of another obligor, the portfolio of another bank or the tiers of another obligor's voucher is ``not_found``.
+Listings answer only what is visible (an empty page rather than an error).
 """
 
 from __future__ import annotations
@@ -18,7 +35,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tierflow.domain.errors import DomainError, NotAuthorised
 from tierflow.domain.model import Party, Role
+from tierflow.domain.money import exponent
 from tierflow.services.errors import NotFound
 
 
@@ -48,6 +67,16 @@ class ReadModel(Protocol):
     def settlements(self, voucher_id: str) -> list[dict[str, Any]]: ...
     def event(self, event_id: str) -> dict[str, Any] | None: ...
     def event_concerns(self, event_id: str) -> set[str]: ...
+    # portal views (one statement per figure; see SqlReadModel)
+    def maturity_ladder(self, obligor_id: str) -> list[dict[str, Any]]: ...
+    def tier_travel(self, obligor_id: str) -> list[dict[str, Any]]: ...
+    def voucher_reach(self, obligor_id: str, *, limit: int, after: str | None) -> Page: ...
+    def voucher_tiers(self, voucher_id: str, *, limit: int) -> dict[str, Any]: ...
+    def wallet(self, *, holder: str | None, status: str | None, limit: int, after: str | None) -> dict[str, Any]: ...
+    def history(self, *, party: str | None, limit: int, before: str | None) -> Page: ...
+    def financing_queue(self, *, financier: str | None, status: str | None, limit: int, after: str | None) -> Page: ...
+    def portfolio(self, holder: str) -> dict[str, Any]: ...
+    def journal_overview(self, *, limit: int, before: str | None, checkpoints: int) -> dict[str, Any]: ...
 
 
 class QueryService:
@@ -151,6 +180,63 @@ class QueryService:
         party = None if self._all(viewer) else viewer.id
         return self._read.financings(party=party, status=status, limit=limit, after=after)
 
+    def financing_queue(
+        self, viewer: Party, *, status: str | None = "requested", limit: int, after: str | None
+    ) -> Page:
+        """The financings the viewer was asked to fund (default: those waiting for its decision), oldest first,
+        each with what a credit officer needs: applicant, obligor (and whether it has overdue units), price,
+        the holding's tier and the voucher's contract and invoices. ``status=None`` lists every status."""
+        financier = None if self._all(viewer) else viewer.id
+        return self._read.financing_queue(financier=financier, status=status, limit=limit, after=after)
+
+    # portal: a core enterprise's payables ---------------------------------------------------------------
+
+    def _obligor_scope(self, viewer: Party, obligor_id: str) -> None:
+        if self._all(viewer):
+            if self._read.party(obligor_id) is None:
+                raise NotFound(f"No party {obligor_id!r}.", party_id=obligor_id)
+        elif viewer.id != obligor_id:
+            raise NotFound(f"No payables of {obligor_id!r} visible to you.", party_id=obligor_id)
+
+    def maturity_ladder(self, viewer: Party, obligor_id: str) -> list[dict[str, Any]]:
+        """What the obligor owes per maturity month and currency, oldest month first."""
+        self._obligor_scope(viewer, obligor_id)
+        return self._read.maturity_ladder(obligor_id)
+
+    def tier_travel(self, viewer: Party, obligor_id: str) -> list[dict[str, Any]]:
+        """How much of the obligor's unpaid vouchers is held at each tier now, and by how many parties."""
+        self._obligor_scope(viewer, obligor_id)
+        return self._read.tier_travel(obligor_id)
+
+    def voucher_reach(self, viewer: Party, obligor_id: str, *, limit: int, after: str | None) -> Page:
+        """The obligor's vouchers by maturity, each with how far it travelled (deepest tier, holders ever)."""
+        self._obligor_scope(viewer, obligor_id)
+        return self._read.voucher_reach(obligor_id, limit=limit, after=after)
+
+    def voucher_tiers(self, viewer: Party, voucher_id: str, *, limit: int = 200) -> dict[str, Any]:
+        """Amounts per tier of one voucher's current holdings, and every holding it ever had (for a provenance
+        graph, parents before children, at most ``limit`` of them: ``truncated`` says when there are more)."""
+        found = self._read.voucher(voucher_id)
+        if found is None or not (self._all(viewer) or found["obligor"] == viewer.id):
+            raise NotFound(f"No voucher {voucher_id!r} visible to you.", voucher_id=voucher_id)
+        return self._read.voucher_tiers(voucher_id, limit=limit)
+
+    # portal: a supplier's wallet, a bank's portfolio --------------------------------------------------
+
+    def wallet(self, viewer: Party, *, status: str | None = None, limit: int, after: str | None) -> dict[str, Any]:
+        """The viewer's holdings (current ones, or those of ``status``) by maturity, and totals per status."""
+        holder = None if self._all(viewer) else viewer.id
+        return self._read.wallet(holder=holder, status=status, limit=limit, after=after)
+
+    def portfolio(self, viewer: Party, financier_id: str) -> dict[str, Any]:
+        """A financial institution's unpaid holdings by obligor and maturity month, with totals per obligor."""
+        if self._all(viewer):
+            if self._read.party(financier_id) is None:
+                raise NotFound(f"No party {financier_id!r}.", party_id=financier_id)
+        elif viewer.id != financier_id:
+            raise NotFound(f"No portfolio of {financier_id!r} visible to you.", party_id=financier_id)
+        return self._read.portfolio(financier_id)
+
     # journal ------------------------------------------------------------------------------------------
 
     def event(self, viewer: Party, event_id: str) -> dict[str, Any]:
@@ -158,6 +244,22 @@ class QueryService:
         if found is None or not (self._all(viewer) or viewer.id in self._read.event_concerns(event_id)):
             raise NotFound(f"No journal entry {event_id!r} concerning you.", event_id=event_id)
         return found
+
+    def party_history(self, viewer: Party, *, limit: int, before: str | None) -> Page:
+        """The journal entries that concern the viewer (the operator: all), newest first, each with a one-line
+        summary. ``before`` is the ``cursor`` of the last item of the previous page."""
+        page = self._read.history(party=None if self._all(viewer) else viewer.id, limit=limit, before=before)
+        return Page([_summarised(item) for item in page.items], page.has_more)
+
+    def journal_overview(
+        self, viewer: Party, *, limit: int, before: str | None, checkpoints: int = 10
+    ) -> dict[str, Any]:
+        """The operator's view of the journal: the latest entries, the latest checkpoints with their number of
+        witness cosignatures, and counts."""
+        if not self._all(viewer):
+            raise NotAuthorised("The journal overview is for the platform operator's people.")
+        overview = self._read.journal_overview(limit=limit, before=before, checkpoints=checkpoints)
+        return {**overview, "events": [_summarised(item) for item in overview["events"]]}
 
 
 def hops(chain: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -180,3 +282,76 @@ def hops(chain: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+# --- one-line summaries of journal entries ----------------------------------------------------------------
+
+
+def format_amount(minor: int, currency: str) -> str:
+    """``CNY 1,250,000.00`` (exact: integer arithmetic on minor units)."""
+    try:
+        places = exponent(currency)
+    except DomainError:
+        return f"{currency} {minor}"
+    sign = "-" if minor < 0 else ""
+    whole, frac = divmod(abs(minor), 10**places)
+    return f"{currency} {sign}{whole:,}" + (f".{frac:0{places}d}" if places else "")
+
+
+def _amount(details: dict[str, Any]) -> str:
+    minor, currency = details.get("amount_minor"), details.get("currency")
+    if isinstance(minor, int) and isinstance(currency, str):
+        return format_amount(minor, currency)
+    return "an amount"
+
+
+def _who(details: dict[str, Any], key: str) -> str:
+    return str(details.get(f"{key}_name") or details.get(key) or "someone")
+
+
+def summary(kind: str, details: dict[str, Any]) -> str:
+    """A short sentence for a journal entry, from the facts ``SqlReadModel.history`` extracted from its leaf."""
+    amount = _amount(details)
+    if kind == "party.register":
+        return f"Registered {details.get('name') or details.get('party_id')} ({details.get('role')})"
+    if kind == "voucher.issue":
+        return (
+            f"Issued {amount} to {_who(details, 'counterparty')}, due {details.get('maturity')} "
+            f"(contract {details.get('contract_ref')})"
+        )
+    if kind == "voucher.settle":
+        text = f"Paid {amount} on voucher {details.get('voucher_id')}"
+        overdue = details.get("overdue_minor")
+        if isinstance(overdue, int) and overdue > 0:
+            text += f"; {format_amount(overdue, str(details.get('currency')))} overdue"
+        return text
+    if kind == "transfer.offer":
+        return f"Offered {amount} to {_who(details, 'counterparty')} (trade {details.get('trade_ref')})"
+    if kind == "transfer.accept":
+        return f"{_who(details, 'recipient')} accepted {amount} from {_who(details, 'sender')}"
+    if kind == "transfer.reject":
+        return f"{_who(details, 'recipient')} rejected {amount} from {_who(details, 'sender')}"
+    if kind == "transfer.expire":
+        return f"Offer of {amount} from {_who(details, 'sender')} to {_who(details, 'recipient')} expired"
+    if kind == "financing.request":
+        return f"Asked {_who(details, 'counterparty')} to finance {amount} at {details.get('annual_rate')} a year"
+    if kind == "financing.fund":
+        return f"{_who(details, 'financier')} funded {amount} for {_who(details, 'applicant')}"
+    if kind == "financing.decline":
+        return f"{_who(details, 'financier')} declined to finance {amount} for {_who(details, 'applicant')}"
+    if kind == "financing.cancel":
+        return f"{_who(details, 'applicant')} withdrew the request to finance {amount}"
+    if kind == "holding.freeze":
+        reason = str(details.get("reason") or "")
+        reason = reason if len(reason) <= 80 else reason[:79] + "…"
+        return (
+            f"Froze units {details.get('start_unit')}–{details.get('end_unit')} of holding "
+            f"{details.get('holding_id')}: {reason}"
+        )
+    if kind == "freeze.release":
+        return f"Released freeze {details.get('freeze_id')}"
+    return kind
+
+
+def _summarised(item: dict[str, Any]) -> dict[str, Any]:
+    return {**item, "summary": summary(str(item["kind"]), item.get("details") or {})}
