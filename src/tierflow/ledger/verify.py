@@ -186,7 +186,7 @@ def verify_export(path: Path, *, on_progress: Callable[[int], None] | None = Non
 def _open(note: str, platform_vkey: str, witness_vkeys: Sequence[str], min_cosignatures: int) -> Checkpoint:
     witnesses = [parse_cosigner_verifier_key(v) for v in witness_vkeys]
     signed = open_checkpoint(note, parse_verifier_key(platform_vkey), witnesses)
-    verified = len(signed.verified_cosigners())
+    verified = len(set(signed.verified_cosigners()))  # a witness counts once, however many lines it added
     if verified < min_cosignatures:
         raise NoteError(f"checkpoint has {verified} valid cosignatures, {min_cosignatures} required")
     return signed.checkpoint
