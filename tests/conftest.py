@@ -25,10 +25,28 @@ PG_URL = os.environ.get("TIERFLOW_TEST_POSTGRES_URL")
 REQUIRE_PG = os.environ.get("TIERFLOW_REQUIRE_POSTGRES") == "1"
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+CHROMIUM = os.environ.get("TIERFLOW_CHROMIUM", "/usr/bin/chromium")
+
+
+def browser_unavailable() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright is not installed (pip install -e '.[dev]')"
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set TIERFLOW_CHROMIUM)"
+    return None
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
     if PG_URL:
-        return f"PostgreSQL tests: ON ({PG_URL.split('@')[-1]})"
-    return "PostgreSQL tests: SKIPPED (set TIERFLOW_TEST_POSTGRES_URL=postgresql+psycopg://user@host/db to run them)"
+        lines = [f"PostgreSQL tests: ON ({PG_URL.split('@')[-1]})"]
+    else:
+        lines = ["PostgreSQL tests: SKIPPED (set TIERFLOW_TEST_POSTGRES_URL=postgresql+psycopg://user@host/db)"]
+    reason = browser_unavailable()
+    lines.append(f"Browser tests: SKIPPED ({reason})" if reason else f"Browser tests: ON (Chromium at {CHROMIUM})")
+    return lines
 
 
 class FakeClock:
@@ -90,7 +108,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, data_dir=tmp_path / "var")
+    # Cheap password hashes: the tests sign in often; production keeps Argon2id's recommended cost.
+    return Settings(
+        database_url=database_url, data_dir=tmp_path / "var", password_hash_memory_kib=1024, password_hash_time_cost=1
+    )
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from argon2 import PasswordHasher
 from nacl.signing import SigningKey
 from sqlalchemy import Engine
 
@@ -141,6 +142,9 @@ def open_platform(
             custody_key=custody_key(seed),
             clock=clock,
             session_ttl=timedelta(minutes=settings.session_ttl_minutes),
+            hasher=PasswordHasher(
+                time_cost=settings.password_hash_time_cost, memory_cost=settings.password_hash_memory_kib
+            ),
         ),
         operator=operator,
         clock=clock,

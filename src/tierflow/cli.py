@@ -20,6 +20,8 @@ from rich.table import Table
 from tierflow.bootstrap import ConfigurationError, Platform, open_platform
 from tierflow.config import Settings
 
+DEMO_LOGINS = "demo-logins.json"
+
 app = typer.Typer(
     help="tierflow: multi-tier supply-chain finance on a signed, provable journal.",
     no_args_is_help=True,
@@ -76,7 +78,7 @@ def demo(
     json_out: JsonFlag = False,
 ) -> None:
     """Build a realistic multi-tier supply chain, circulate vouchers, settle at maturity, print a summary."""
-    from tierflow.demo import SimulatedClock, demo_start, run_demo
+    from tierflow.demo import SimulatedClock, create_demo_logins, demo_start, run_demo
 
     settings = Settings()
     clock = SimulatedClock(demo_start())
@@ -106,7 +108,16 @@ def demo(
             progress=advance,
         )
     credentials = _write_credentials(platform, members)
-    result = {**summary.as_json(), "database": settings.database_url, "credentials_file": str(credentials)}
+    logins = create_demo_logins(platform, members)
+    logins_file = Path(settings.data_dir) / DEMO_LOGINS
+    logins_file.write_text(json.dumps(logins, indent=2) + "\n")
+    logins_file.chmod(0o600)
+    result = {
+        **summary.as_json(),
+        "database": settings.database_url,
+        "credentials_file": str(credentials),
+        "portal_logins_file": str(logins_file),
+    }
     if json_out:
         print(json.dumps(result, indent=2))
     else:
@@ -143,10 +154,10 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     with_demo: Annotated[bool, typer.Option("--demo", help="Fill an empty database with the demo first.")] = False,
 ) -> None:
-    """Serve the REST API (OpenAPI at /openapi.json, interactive docs at /docs)."""
+    """Serve the web portal (/portal) and the REST API (/v1; OpenAPI at /openapi.json, docs at /docs)."""
     import uvicorn
 
-    from tierflow.api import create_app
+    from tierflow.portal import create_app
 
     settings = Settings()
     platform = _open(settings)
@@ -160,12 +171,17 @@ def serve(
     console.print(f"[bold]tierflow[/] on http://{host}:{port}  database: {settings.database_url}")
     if token_file.exists():
         console.print(f"operator token: {token_file}")
+    demo_logins: list[dict[str, Any]] = []
     if with_demo:
         console.print(f"demo credentials: {Path(settings.data_dir) / 'demo-credentials.json'}")
+        logins_file = Path(settings.data_dir) / DEMO_LOGINS
+        if logins_file.exists():
+            demo_logins = json.loads(logins_file.read_text())
+        console.print(f"portal: http://{host}:{port}/portal/  (demo sign-ins are listed there)")
     # The event loop does many short system calls; with Python's default 5 ms switch interval it waits that long
     # for the GIL each time the group-commit thread is busy (measured: every batch held a single request).
     sys.setswitchinterval(0.0005)
-    uvicorn.run(create_app(platform), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(platform, demo_logins=demo_logins), host=host, port=port, log_level="info")
 
 
 @app.command()

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     )
     integrate_batch: int = Field(default=1024, description="Most journal entries integrated per batch.")
     commit_batch: int = Field(default=256, description="Most commands committed together (group commit).")
+    password_hash_memory_kib: int = Field(
+        default=65536, ge=1024, description="Argon2id memory cost of portal password hashes, in KiB."
+    )
+    password_hash_time_cost: int = Field(default=3, ge=1, description="Argon2id passes over that memory.")
     session_ttl_minutes: int = Field(default=480, description="How long a portal sign-in lasts.")
     secure_cookies: bool = Field(
         default=False,

@@ -370,3 +370,67 @@ def run_demo(
     builder.circulate(steps - steps * 2 // 3, progress, leave_open=True, pace_minutes=20)
     builder.witness()
     return builder.summary, builder.members
+
+
+# --- portal sign-ins ------------------------------------------------------------------------------------
+
+ROLE_LABELS = {
+    "core_enterprise": "Core enterprise (payables clerk)",
+    "supplier": "Supplier (accountant)",
+    "financial_institution": "Financial institution (credit officer)",
+    "operator": "Platform operator",
+    "auditor": "Auditor (read-only)",
+}
+
+
+def create_demo_logins(platform: Platform, members: list[Member]) -> list[dict[str, Any]]:
+    """Portal users for a demo: one person per role, the platform keeping every demo party's key (custody).
+
+    The tier-1 supplier is the one holding the most live units and the tier-2 supplier one of its own
+    suppliers, so a newcomer can split, transfer and accept right away. Passwords are fixed and shown on the
+    landing page: they protect nothing but demo data.
+    """
+    from tierflow.services.accounts import PortalRole
+
+    for member in members:
+        platform.accounts.keep_signing_key(member.id, member.key.signing_key)
+    platform.accounts.keep_signing_key(platform.operator.party_id, platform.operator.signing_key)
+    cores = [m for m in members if m.role == "core_enterprise"]
+    banks = [m for m in members if m.role == "financial_institution"]
+    tier1 = [m for m in members if m.role == "supplier" and m.tier == 1]
+    if not (cores and banks and tier1):
+        return []
+
+    def live_units(member: Member) -> int:
+        viewer = Party(member.id, member.name, Role.SUPPLIER, member.key.public_key)
+        page = platform.queries.holdings(viewer, voucher_id=None, status="live", limit=200, after=None)
+        return sum(h["units"]["end"] - h["units"]["start"] + 1 for h in page.items)
+
+    first = max(tier1, key=live_units)
+    second = first.suppliers[0] if first.suppliers else tier1[-1]
+    people = [
+        ("core.clerk", "Li Wei", cores[0].id, cores[0].name, "core_enterprise", PortalRole.MEMBER),
+        ("supplier1", "Chen Jing", first.id, first.name, "supplier", PortalRole.MEMBER),
+        ("supplier2", "Wang Fang", second.id, second.name, "supplier", PortalRole.MEMBER),
+        ("bank.officer", "Zhang Min", banks[0].id, banks[0].name, "financial_institution", PortalRole.MEMBER),
+        ("operator", "Platform Ops", platform.operator.party_id, "Platform operator", "operator", PortalRole.MEMBER),
+        ("auditor", "Audit Team", platform.operator.party_id, "Platform operator", "auditor", PortalRole.AUDITOR),
+    ]
+    logins = []
+    for username, display, party_id, party_name, label, role in people:
+        password = f"{username.split('.')[0]}-demo-2026"
+        platform.accounts.create_user(
+            username=username, password=password, party_id=party_id, display_name=display, role=role
+        )
+        logins.append(
+            {
+                "username": username,
+                "password": password,
+                "display_name": display,
+                "party_id": party_id,
+                "party_name": party_name,
+                "role": label,
+                "role_label": ROLE_LABELS[label],
+            }
+        )
+    return logins

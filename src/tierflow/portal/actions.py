@@ -1,0 +1,38 @@
+"""Acting for a party from the browser: build the command, sign it with the party's custodial key, and hand it
+to the same group committer as the API. No business rule lives here: the ledger service decides.
+
+Every action form carries a one-time ``idempotency_key`` (made when the form is rendered), so a double click
+or a resubmitted page returns the first answer instead of acting twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from tierflow.client import PartyKey
+from tierflow.ledger.canonical import canonical_json
+from tierflow.portal.access import Viewer, platform_of
+from tierflow.services.ledger import Accepted, Idempotency, Submission
+
+IDEMPOTENCY_FIELD = "idempotency_key"
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+async def act(request: Request, viewer: Viewer, kind: str, body: Mapping[str, Any]) -> Accepted:
+    platform = platform_of(request)
+    key = await run_in_threadpool(platform.accounts.signing_key, viewer.user)
+    signed = PartyKey(key).command(kind, body, now=platform.clock)
+    form = await request.form()
+    token = form.get(IDEMPOTENCY_FIELD)
+    idempotency = None
+    if isinstance(token, str) and _TOKEN.match(token):
+        fingerprint = hashlib.sha256(canonical_json({"kind": kind, "body": dict(body)})).hexdigest()
+        idempotency = Idempotency(f"portal:{token}", fingerprint)
+    accepted: Accepted = await request.app.state.committer.submit_async(Submission(signed, viewer.party, idempotency))
+    return accepted
