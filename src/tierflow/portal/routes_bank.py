@@ -11,20 +11,21 @@ ledger decides.
 
 from __future__ import annotations
 
-from datetime import UTC, date
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tierflow.bootstrap import Platform
-from tierflow.domain.errors import DomainError, ErrorKind, InvalidTransition
+from tierflow.domain.errors import DomainError, InvalidTransition
 from tierflow.domain.money import Money
 from tierflow.domain.pricing import DayCount, quote
 from tierflow.portal import charts
 from tierflow.portal.access import BankActor, BankArea, Viewer, platform_of
 from tierflow.portal.actions import act
+from tierflow.portal.forms import FormProblem, ObjectId, error_status, percent, refused, today_of
 from tierflow.portal.render import done, page
 from tierflow.services.errors import NotFound
 
@@ -35,37 +36,7 @@ BASE = "/portal/bank"
 STATUSES: tuple[str, ...] = ("requested", "funded", "declined", "all")
 
 Cursor = Annotated[str | None, Query(max_length=64)]
-ObjectId = Annotated[str, Path(max_length=64)]
 QueueStatus = Literal["requested", "funded", "declined", "cancelled", "all"]
-
-
-def _today(platform: Platform) -> date:
-    return platform.clock().astimezone(UTC).date()
-
-
-def percent(rate: Any) -> str:
-    """A stored annual rate ("0.0365") as the percent people read ("3.65")."""
-    try:
-        value = Decimal(str(rate)).scaleb(2)
-    except ArithmeticError:
-        return str(rate)
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-class FormProblem(DomainError):
-    """A form field that cannot become a command body; shown next to the form (422)."""
-
-    code = "invalid_form"
-    kind = ErrorKind.UNPROCESSABLE
-
-
-def _refused(error: DomainError) -> bool:
-    return error.kind not in (ErrorKind.NOT_FOUND, ErrorKind.FORBIDDEN)
-
-
-def _error_status(error: DomainError) -> int:
-    return 409 if error.kind is ErrorKind.CONFLICT else 422
 
 
 # --- the queue ---------------------------------------------------------------------------------------------
@@ -128,7 +99,7 @@ def portfolio(request: Request, viewer: BankArea) -> Response:
 # --- one request: the facts, its provenance, approve or decline ---------------------------------------------
 
 
-def _price_today(platform: Platform, financing: dict[str, Any]) -> dict[str, Any] | None:
+def _pricetoday_of(platform: Platform, financing: dict[str, Any]) -> dict[str, Any] | None:
     """What funding today would pay, by the ledger's rule (value date today, the request's rate, basis and fee):
     the ledger prices a financing again on the day it is funded. None once the voucher has matured."""
     currency = str(financing["amount"]["currency"])
@@ -138,7 +109,7 @@ def _price_today(platform: Platform, financing: dict[str, Any]) -> dict[str, Any
         priced = quote(
             amount,
             annual_rate=Decimal(str(financing["annual_rate"])),
-            value_date=_today(platform),
+            value_date=today_of(platform),
             maturity=date.fromisoformat(str(financing["maturity"])),
             basis=DayCount(str(financing["basis"])),
             fee_minor=fee.minor,
@@ -146,7 +117,7 @@ def _price_today(platform: Platform, financing: dict[str, Any]) -> dict[str, Any
     except (DomainError, ValueError):
         return None
     return {
-        "value_date": _today(platform).isoformat(),
+        "value_date": today_of(platform).isoformat(),
         "days": priced.days,
         "discount": {"amount": priced.discount.to_str(), "currency": currency},
         "fee": {"amount": priced.fee.to_str(), "currency": currency},
@@ -202,7 +173,7 @@ def _financing_page(
         overdue=entry["obligor_overdue"] if entry else None,
         hops=provenance["hops"],
         rate=percent(financing["annual_rate"]),
-        price_today=_price_today(platform, financing) if financing["status"] == "requested" else None,
+        price_today=_pricetoday_of(platform, financing) if financing["status"] == "requested" else None,
         error=error,
         reason=reason,
     )
@@ -228,14 +199,14 @@ async def fund(request: Request, viewer: BankActor, financing_id: ObjectId) -> R
     try:
         accepted = await act(request, viewer, "financing.fund", {"financing_id": financing_id})
     except DomainError as error:
-        if not _refused(error):
+        if not refused(error):
             raise
         return _financing_page(
             request,
             viewer,
             financing_id,
             error=_explain(request, viewer, financing_id, error),
-            status_code=_error_status(error),
+            status_code=error_status(error),
         )
     return done(f"{BASE}/financings/{financing_id}", "funded", accepted.event_id)
 
@@ -254,7 +225,7 @@ async def decline(
         body = {"financing_id": financing_id, "reason": reason.strip()}
         accepted = await act(request, viewer, "financing.decline", body)
     except DomainError as error:
-        if not _refused(error):
+        if not refused(error):
             raise
         return _financing_page(
             request,
@@ -262,6 +233,6 @@ async def decline(
             financing_id,
             error=_explain(request, viewer, financing_id, error),
             reason=reason,
-            status_code=_error_status(error),
+            status_code=error_status(error),
         )
     return done(f"{BASE}/financings/{financing_id}", "declined", accepted.event_id)

@@ -10,19 +10,17 @@ the ledger's refusals into sentences a clerk can act on.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tierflow.bootstrap import Platform
 from tierflow.domain.errors import (
     DomainError,
-    ErrorKind,
     FaceTooLarge,
     InvalidAmount,
     MaturityInPast,
@@ -32,12 +30,28 @@ from tierflow.domain.errors import (
     TenorTooLong,
     UnknownCurrency,
 )
-from tierflow.domain.money import CURRENCIES, MAX_DIGITS, Money
+from tierflow.domain.money import Money
 from tierflow.portal import charts, graphs
 from tierflow.portal.access import CoreActor, CoreArea, Viewer, platform_of
 from tierflow.portal.actions import act
+from tierflow.portal.forms import (
+    OFFERED_CURRENCIES,
+    Field,
+    FormProblem,
+    LongField,
+    ObjectId,
+    ShortField,
+    days_to,
+    directory,
+    error_status,
+    parse_amount,
+    parse_currency,
+    parse_date,
+    parse_refs,
+    refused,
+    today_of,
+)
 from tierflow.portal.render import done, page
-from tierflow.services.commands import MAX_REF, MAX_REFS
 from tierflow.services.errors import NotFound
 
 T = TypeVar("T")
@@ -47,91 +61,11 @@ router = APIRouter(prefix="/portal/core", tags=["portal"], include_in_schema=Fal
 PAGE_SIZE = 50
 GRAPH_LIMIT = 200  # holdings drawn in a voucher's provenance graph (the chart folds what does not fit)
 BASE = "/portal/core"
-# The currencies offered on the issue form, the usual first; the ledger takes any of ``CURRENCIES``.
-OFFERED_CURRENCIES: tuple[str, ...] = ("CNY", *sorted(c for c in CURRENCIES if c != "CNY"))
 
 Cursor = Annotated[str | None, Query(max_length=64)]
-ObjectId = Annotated[str, Path(max_length=64)]
-ShortField = Annotated[str, Form(max_length=64)]
-Field = Annotated[str, Form(max_length=200)]
-LongField = Annotated[str, Form(max_length=20_000)]
 
 
 # --- reading forms ---------------------------------------------------------------------------------------
-
-
-class FormProblem(DomainError):
-    """A form field that cannot become a command body; shown next to the form (422)."""
-
-    code = "invalid_form"
-    kind = ErrorKind.UNPROCESSABLE
-
-
-_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
-
-
-def parse_amount(text: str, currency: str, *, what: str = "amount") -> Money:
-    """A positive plain decimal in ``currency``, exactly (no float), with the currency's decimal places at most.
-    Every refusal says what to type instead."""
-    value = text.strip()
-    places = CURRENCIES.get(currency, 2)
-    example = "1250000" if places == 0 else "1250000." + "0" * places
-    if not value:
-        raise FormProblem(f"Enter the {what}, such as {example}.")
-    if not _DECIMAL.fullmatch(value):
-        raise FormProblem(
-            f"“{value[:40]}” is not an amount: write the {what} as a plain number such as {example} "
-            "(digits and a decimal point; no letters, exponents, spaces or thousands separators)."
-        )
-    if value.startswith("-"):
-        raise FormProblem(f"The {what} cannot be negative.")
-    whole, _, frac = value.partition(".")
-    if len(frac) > places:
-        raise FormProblem(f"{currency} amounts have {places} decimal places at most; “{value[:40]}” has {len(frac)}.")
-    if len(whole.lstrip("0")) + len(frac) > MAX_DIGITS:
-        raise FormProblem(f"The {what} is far too large.")
-    money = Money.parse(value, currency)
-    if money.minor == 0:
-        raise FormProblem(f"The {what} must be more than zero.")
-    return money
-
-
-def parse_currency(text: str) -> str:
-    code = text.strip().upper()
-    if code not in CURRENCIES:
-        raise FormProblem(
-            f"“{text.strip()[:12]}” is not a currency the platform takes; choose one of "
-            + ", ".join(OFFERED_CURRENCIES)
-            + "."
-        )
-    return code
-
-
-def parse_refs(text: str) -> list[str]:
-    """Invoice numbers, one a line or separated by commas; blanks dropped, repeats kept once."""
-    refs: list[str] = []
-    for part in re.split(r"[,\r\n]+", text):
-        ref = part.strip()
-        if ref and ref not in refs:
-            refs.append(ref)
-    if not refs:
-        raise FormProblem("Enter at least one invoice number behind the payable.")
-    if len(refs) > MAX_REFS:
-        raise FormProblem(f"List at most {MAX_REFS} invoice numbers.")
-    long = [r for r in refs if len(r) > MAX_REF]
-    if long:
-        raise FormProblem(f"An invoice number has at most {MAX_REF} characters; “{long[0][:40]}…” is longer.")
-    return refs
-
-
-def parse_date(text: str) -> date:
-    value = text.strip()
-    if not value:
-        raise FormProblem("Enter the maturity date (the day the payable is due).")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise FormProblem(f"“{value[:20]}” is not a date: give the maturity date as YYYY-MM-DD.") from None
 
 
 @dataclass(slots=True)
@@ -143,42 +77,6 @@ class IssueForm:
     contract_ref: str = ""
     invoices: str = ""
     confirm: bool = False
-
-
-# --- reading the ledger ----------------------------------------------------------------------------------
-
-
-def _today(platform: Platform) -> date:
-    return platform.clock().astimezone(UTC).date()
-
-
-def _directory(platform: Platform, viewer: Viewer, role: str | None) -> list[dict[str, Any]]:
-    """Every registered party of ``role`` (paging through the directory), sorted by name."""
-    found: list[dict[str, Any]] = []
-    after: str | None = None
-    while True:
-        batch = platform.queries.parties(viewer.party, role=role, limit=500, after=after)
-        found.extend(batch.items)
-        if not batch.has_more or not batch.items:
-            break
-        after = str(batch.items[-1]["id"])
-    return sorted(found, key=lambda p: (str(p["name"]).casefold(), str(p["id"])))
-
-
-def _days_to(maturity: Any, today: date) -> int | None:
-    try:
-        return (date.fromisoformat(str(maturity)) - today).days
-    except ValueError:
-        return None
-
-
-def _refused(error: DomainError) -> bool:
-    """Errors shown on the form (bad amount, wrong state...) rather than as a not-found/not-allowed page."""
-    return error.kind not in (ErrorKind.NOT_FOUND, ErrorKind.FORBIDDEN)
-
-
-def _error_status(error: DomainError) -> int:
-    return 409 if error.kind is ErrorKind.CONFLICT else 422
 
 
 # --- the payables page: cards, maturity ladder, how far the vouchers travelled, the vouchers ---------------
@@ -208,7 +106,7 @@ def _next_maturity(platform: Platform, viewer: Viewer, today: date) -> dict[str,
         return None
     for voucher in found:
         if str(voucher["maturity"]) >= today.isoformat() and int(voucher["outstanding_minor"]) > 0:
-            return {**voucher, "days": _days_to(voucher["maturity"], today)}
+            return {**voucher, "days": days_to(voucher["maturity"], today)}
     return None
 
 
@@ -217,7 +115,7 @@ def payables(request: Request, viewer: CoreArea, after: Cursor = None) -> Respon
     platform = platform_of(request)
     queries = platform.queries
     me = viewer.party.id
-    today = _today(platform)
+    today = today_of(platform)
     ladder = queries.maturity_ladder(viewer.party, me)
     travel = queries.tier_travel(viewer.party, me)
     listing = queries.voucher_reach(viewer.party, me, limit=PAGE_SIZE, after=after)
@@ -288,7 +186,7 @@ def payables(request: Request, viewer: CoreArea, after: Cursor = None) -> Respon
 
 def _explain_issue(platform: Platform, viewer: Viewer, form: IssueForm, error: DomainError) -> str:
     """The ledger's refusal of an issue, in the clerk's words (with the limit and the date to use instead)."""
-    today = _today(platform)
+    today = today_of(platform)
     policy = platform.ledger.policy
     if isinstance(error, MaturityInPast):
         return (
@@ -331,7 +229,7 @@ def _issue_page(
     status_code: int = 200,
 ) -> Response:
     platform = platform_of(request)
-    today = _today(platform)
+    today = today_of(platform)
     policy = platform.ledger.policy
     return page(
         request,
@@ -342,7 +240,7 @@ def _issue_page(
         form=form,
         error=error,
         error_field=error_field,
-        suppliers=_directory(platform, viewer, "supplier"),
+        suppliers=directory(platform, viewer, "supplier"),
         currencies=OFFERED_CURRENCIES,
         earliest=(today + timedelta(days=1)).isoformat(),
         latest=(today + timedelta(days=policy.max_tenor_days)).isoformat(),
@@ -362,7 +260,7 @@ def _tagged(field: str, parse: Callable[[], T]) -> T:
 
 def _issue_body(platform: Platform, viewer: Viewer, form: IssueForm) -> dict[str, Any]:
     def holder() -> str:
-        suppliers = {str(p["id"]) for p in _directory(platform, viewer, "supplier")}
+        suppliers = {str(p["id"]) for p in directory(platform, viewer, "supplier")}
         if form.first_holder not in suppliers:
             raise FormProblem("Choose the supplier the voucher is issued to (its first holder).")
         return form.first_holder
@@ -377,7 +275,10 @@ def _issue_body(platform: Platform, viewer: Viewer, form: IssueForm) -> dict[str
     amount = _tagged("amount", lambda: parse_amount(form.amount, currency))
     maturity = _tagged("maturity", lambda: parse_date(form.maturity))
     contract_ref = _tagged("contract_ref", contract)
-    invoice_refs = _tagged("invoice_refs", lambda: parse_refs(form.invoices))
+    invoice_refs = _tagged(
+        "invoice_refs",
+        lambda: parse_refs(form.invoices, missing="Enter at least one invoice number behind the payable."),
+    )
     if not form.confirm:
         raise FormProblem(
             f"Tick the confirmation: the voucher is {viewer.party.name}'s promise to pay this amount at maturity.",
@@ -431,7 +332,7 @@ async def issue(
         body = _issue_body(platform, viewer, form)
         accepted = await act(request, viewer, "voucher.issue", body)
     except DomainError as error:
-        if not _refused(error):
+        if not refused(error):
             raise
         return _issue_page(
             request,
@@ -439,7 +340,7 @@ async def issue(
             form,
             error=_explain_issue(platform, viewer, form, error),
             error_field=_error_field(error),
-            status_code=_error_status(error),
+            status_code=error_status(error),
         )
     return done(f"{BASE}/vouchers/{accepted.effects['voucher_id']}", "issued", accepted.event_id)
 
@@ -448,9 +349,9 @@ async def issue(
 
 
 def _explain_settle(platform: Platform, voucher: dict[str, Any], error: DomainError) -> str:
-    today = _today(platform)
+    today = today_of(platform)
     if isinstance(error, NotMatured):
-        days = _days_to(voucher["maturity"], today)
+        days = days_to(voucher["maturity"], today)
         return (
             f"This voucher is not due yet: it matures on {voucher['maturity']} (in {days} "
             f"day{'' if days == 1 else 's'}; today is {today.isoformat()}). It can be paid from that day on."
@@ -479,7 +380,7 @@ def _voucher_page(
     tree = queries.voucher_tiers(viewer.party, voucher_id, limit=GRAPH_LIMIT)
     voucher = queries.voucher(viewer.party, voucher_id)
     settlements = queries.settlements(viewer.party, voucher_id)
-    today = _today(platform)
+    today = today_of(platform)
     currency = str(voucher["face"]["currency"])
     names = {str(n["holder"]): str(n["holder_name"]) for n in tree["nodes"]}
     tiers = [
@@ -493,7 +394,7 @@ def _voucher_page(
     ]
     unpaid = sum(int(t["unpaid_minor"]) for t in tree["tiers"])
     graph = graphs.voucher_graph({**voucher, "obligor_name": viewer.party.name}, tree, href=lambda _holding_id: None)
-    days = _days_to(voucher["maturity"], today)
+    days = days_to(voucher["maturity"], today)
     return page(
         request,
         "core_voucher.html",
@@ -539,7 +440,7 @@ async def settle(
         body = {"voucher_id": voucher_id, "amount": paid.to_str(), "currency": currency}
         accepted = await act(request, viewer, "voucher.settle", body)
     except DomainError as error:
-        if not _refused(error):
+        if not refused(error):
             raise
         return _voucher_page(
             request,
@@ -548,6 +449,6 @@ async def settle(
             amount=amount,
             error=_explain_settle(platform, voucher, error),
             amount_invalid=isinstance(error, (FormProblem, InvalidAmount, Overpayment)),
-            status_code=_error_status(error),
+            status_code=error_status(error),
         )
     return done(f"{BASE}/vouchers/{voucher_id}", "settled", accepted.event_id)

@@ -10,23 +10,37 @@ with messages a person can act on.
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
-from datetime import UTC, date
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tierflow.bootstrap import Platform
 from tierflow.domain.errors import DomainError, ErrorKind, HoldingNotAvailable
-from tierflow.domain.money import CURRENCIES, MAX_DIGITS, Money
+from tierflow.domain.money import Money
 from tierflow.domain.pricing import DayCount, Quote, quote
 from tierflow.portal.access import SupplierActor, SupplierArea, Viewer, platform_of
 from tierflow.portal.actions import act
+from tierflow.portal.forms import (
+    Field,
+    FormProblem,
+    LongField,
+    ObjectId,
+    ShortField,
+    days_to,
+    directory,
+    error_status,
+    parse_amount,
+    parse_rate,
+    parse_refs,
+    percent,
+    refused,
+    today_of,
+)
 from tierflow.portal.render import done, page
-from tierflow.services.commands import MAX_REF, MAX_REFS
 
 router = APIRouter(prefix="/portal/supplier", tags=["portal"], include_in_schema=False)
 
@@ -34,21 +48,11 @@ PAGE_SIZE = 50
 BASE = "/portal/supplier"
 
 Cursor = Annotated[str | None, Query(max_length=128)]
-ObjectId = Annotated[str, Path(max_length=64)]
-Field = Annotated[str, Form(max_length=200)]
-LongField = Annotated[str, Form(max_length=20_000)]
 WalletStatus = Literal["", "live", "offered", "encumbered", "frozen", "overdue", "settled"]
 STATUSES: tuple[str, ...] = ("live", "offered", "encumbered", "frozen", "overdue", "settled")
 
 
 # --- reading forms ---------------------------------------------------------------------------------------
-
-
-class FormProblem(DomainError):
-    """A form field that cannot become a command body; shown next to the form (422)."""
-
-    code = "invalid_form"
-    kind = ErrorKind.UNPROCESSABLE
 
 
 class NotLive(DomainError):
@@ -68,70 +72,6 @@ def _not_live(status: str) -> str:
 def _must_be_live(viewer: Viewer, holding: dict[str, Any]) -> None:
     if holding["status"] != "live" or holding["holder"] != viewer.party.id:
         raise NotLive(_not_live(str(holding["status"])))
-
-
-_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
-
-
-def parse_amount(text: str, currency: str, *, what: str = "amount", zero_ok: bool = False) -> Money:
-    """A plain decimal in ``currency``: exact (no float), positive unless ``zero_ok``, with the currency's
-    decimal places at most. Every refusal says what to type instead."""
-    value = text.strip()
-    places = CURRENCIES.get(currency, 2)
-    example = "1250" if places == 0 else "1250." + "0" * places
-    if not value:
-        raise FormProblem(f"Enter the {what}, such as {example}.")
-    if not _DECIMAL.fullmatch(value):
-        raise FormProblem(
-            f"“{value[:40]}” is not an amount: write the {what} as a plain number such as {example} "
-            "(digits and a decimal point; no letters, exponents, spaces or thousands separators)."
-        )
-    if value.startswith("-"):
-        raise FormProblem(f"The {what} cannot be negative.")
-    whole, _, frac = value.partition(".")
-    if len(frac) > places:
-        raise FormProblem(f"{currency} amounts have {places} decimal places at most; “{value[:40]}” has {len(frac)}.")
-    if len(whole.lstrip("0")) + len(frac) > MAX_DIGITS:
-        raise FormProblem(f"The {what} is far too large.")
-    money = Money.parse(value, currency)
-    if money.minor == 0 and not zero_ok:
-        raise FormProblem(f"The {what} must be more than zero.")
-    return money
-
-
-def parse_rate(text: str) -> str:
-    """An annual rate typed in percent ("3.65") as the command's decimal fraction ("0.0365"), exactly."""
-    value = text.strip().removesuffix("%").strip()
-    if not value:
-        raise FormProblem("Enter the annual rate in percent, such as 3.65 for 3.65 % a year.")
-    if not _DECIMAL.fullmatch(value) or value.startswith("-"):
-        raise FormProblem(
-            f"“{text.strip()[:40]}” is not a rate: enter the annual rate in percent as a plain number, such as 3.65."
-        )
-    frac = value.partition(".")[2]
-    if len(frac) > 6:
-        raise FormProblem("Give the annual rate with at most 6 decimal places.")
-    percent = Decimal(value)
-    if percent >= 100:
-        raise FormProblem("The annual rate must be below 100 %.")
-    return format(percent.scaleb(-2), "f")
-
-
-def parse_refs(text: str) -> list[str]:
-    """Invoice numbers, one a line or separated by commas; blanks dropped, repeats kept once."""
-    refs: list[str] = []
-    for part in re.split(r"[,\r\n]+", text):
-        ref = part.strip()
-        if ref and ref not in refs:
-            refs.append(ref)
-    if not refs:
-        raise FormProblem("Enter at least one invoice number the transfer pays.")
-    if len(refs) > MAX_REFS:
-        raise FormProblem(f"List at most {MAX_REFS} invoice numbers.")
-    long = [r for r in refs if len(r) > MAX_REF]
-    if long:
-        raise FormProblem(f"An invoice number has at most {MAX_REF} characters; “{long[0][:40]}…” is longer.")
-    return refs
 
 
 def _at_most(amount: Money, holding: dict[str, Any]) -> None:
@@ -160,42 +100,8 @@ class FinanceForm:
 # --- reading the ledger ----------------------------------------------------------------------------------
 
 
-def _today(platform: Platform) -> date:
-    return platform.clock().astimezone(UTC).date()
-
-
-def _directory(platform: Platform, viewer: Viewer, role: str | None) -> list[dict[str, Any]]:
-    """Every registered party of ``role`` (a few pages of the directory at most), sorted by name."""
-    found: list[dict[str, Any]] = []
-    after: str | None = None
-    while True:
-        batch = platform.queries.parties(viewer.party, role=role, limit=500, after=after)
-        found.extend(batch.items)
-        if not batch.has_more or not batch.items:
-            break
-        after = str(batch.items[-1]["id"])
-    return sorted(found, key=lambda p: (str(p["name"]).casefold(), str(p["id"])))
-
-
 def _names(platform: Platform, viewer: Viewer, role: str | None = None) -> dict[str, str]:
-    return {str(p["id"]): str(p["name"]) for p in _directory(platform, viewer, role)}
-
-
-def percent(rate: Any) -> str:
-    """A stored annual rate ("0.0365") as the percent people type ("3.65")."""
-    try:
-        value = Decimal(str(rate)).scaleb(2)
-    except ArithmeticError:
-        return str(rate)
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _days_to(maturity: Any, today: date) -> int | None:
-    try:
-        return (date.fromisoformat(str(maturity)) - today).days
-    except ValueError:
-        return None
+    return {str(p["id"]): str(p["name"]) for p in directory(platform, viewer, role)}
 
 
 # --- the wallet ------------------------------------------------------------------------------------------
@@ -209,9 +115,9 @@ def wallet(
     after: Cursor = None,
 ) -> Response:
     platform = platform_of(request)
-    today = _today(platform)
+    today = today_of(platform)
     listing = platform.queries.wallet(viewer.party, status=status or None, limit=PAGE_SIZE, after=after)
-    rows = [{**h, "days": _days_to(h.get("maturity"), today)} for h in listing["items"]]
+    rows = [{**h, "days": days_to(h.get("maturity"), today)} for h in listing["items"]]
     order = {name: i for i, name in enumerate(STATUSES)}
     totals = sorted(listing["totals"], key=lambda t: (order.get(str(t["status"]), 99), str(t["currency"])))
     return page(
@@ -252,8 +158,8 @@ def _holding_page(
     recipients: list[dict[str, Any]] = []
     financiers: list[dict[str, Any]] = []
     if live:
-        recipients = [p for p in _directory(platform, viewer, "supplier") if p["id"] != viewer.party.id]
-        financiers = _directory(platform, viewer, "financial_institution")
+        recipients = [p for p in directory(platform, viewer, "supplier") if p["id"] != viewer.party.id]
+        financiers = directory(platform, viewer, "financial_institution")
     return page(
         request,
         "supplier_holding.html",
@@ -264,7 +170,7 @@ def _holding_page(
         voucher=voucher,
         obligor=obligor,
         hops=provenance["hops"],
-        days=_days_to(voucher.get("maturity"), _today(platform)),
+        days=days_to(voucher.get("maturity"), today_of(platform)),
         live=live,
         recipients=recipients,
         financiers=financiers,
@@ -275,15 +181,6 @@ def _holding_page(
         finance_error=finance_error,
         quote=priced,
     )
-
-
-def _error_status(error: DomainError) -> int:
-    return 409 if error.kind is ErrorKind.CONFLICT else 422
-
-
-def _refused(error: DomainError) -> bool:
-    """Errors shown on the form (bad amount, wrong state...) rather than as a not-found/not-allowed page."""
-    return error.kind not in (ErrorKind.NOT_FOUND, ErrorKind.FORBIDDEN)
 
 
 def _explain(platform: Platform, viewer: Viewer, holding_id: str, error: DomainError) -> str:
@@ -301,7 +198,7 @@ def holding_page(request: Request, viewer: SupplierArea, holding_id: ObjectId) -
 
 def _transfer_body(platform: Platform, viewer: Viewer, holding: dict[str, Any], form: TransferForm) -> dict[str, Any]:
     currency = str(holding["amount"]["currency"])
-    suppliers = {p["id"] for p in _directory(platform, viewer, "supplier")} - {viewer.party.id}
+    suppliers = {p["id"] for p in directory(platform, viewer, "supplier")} - {viewer.party.id}
     if form.recipient not in suppliers:
         raise FormProblem("Choose the supplier to transfer to.")
     amount = parse_amount(form.amount, currency)
@@ -315,7 +212,7 @@ def _transfer_body(platform: Platform, viewer: Viewer, holding: dict[str, Any], 
         "amount": amount.to_str(),
         "currency": currency,
         "trade_ref": trade_ref,
-        "invoice_refs": parse_refs(form.invoices),
+        "invoice_refs": parse_refs(form.invoices, missing="Enter at least one invoice number the transfer pays."),
     }
 
 
@@ -324,8 +221,8 @@ async def transfer(
     request: Request,
     viewer: SupplierActor,
     holding_id: ObjectId,
-    recipient: Annotated[str, Form(max_length=64)] = "",
-    amount: Annotated[str, Form(max_length=64)] = "",
+    recipient: ShortField = "",
+    amount: ShortField = "",
     trade_ref: Field = "",
     invoice_refs: LongField = "",
 ) -> Response:
@@ -336,13 +233,13 @@ async def transfer(
         body = _transfer_body(platform, viewer, holding, form)
         accepted = await act(request, viewer, "transfer.offer", body)
     except DomainError as error:
-        if not _refused(error):
+        if not refused(error):
             raise
         return _holding_page(
             request,
             viewer,
             holding_id,
-            status_code=_error_status(error),
+            status_code=error_status(error),
             transfer=form,
             transfer_error=_explain(platform, viewer, holding_id, error),
         )
@@ -355,7 +252,7 @@ def _financing_body(
     """The ``financing.request`` body and the price the ledger will fix for it today (the handler's rule:
     value date today, maturity from the voucher, the chosen day-count basis)."""
     currency = str(holding["amount"]["currency"])
-    financiers = {p["id"] for p in _directory(platform, viewer, "financial_institution")}
+    financiers = {p["id"] for p in directory(platform, viewer, "financial_institution")}
     if form.financier not in financiers:
         raise FormProblem("Choose the bank to ask.")
     amount = parse_amount(form.amount, currency)
@@ -370,7 +267,7 @@ def _financing_body(
     priced = quote(
         amount,
         annual_rate=Decimal(annual_rate),
-        value_date=_today(platform),
+        value_date=today_of(platform),
         maturity=date.fromisoformat(voucher["maturity"]),
         basis=basis,
         fee_minor=fee.minor if fee else 0,
@@ -412,10 +309,10 @@ async def finance_preview(
     request: Request,
     viewer: SupplierActor,
     holding_id: ObjectId,
-    financier: Annotated[str, Form(max_length=64)] = "",
-    amount: Annotated[str, Form(max_length=64)] = "",
-    rate: Annotated[str, Form(max_length=64)] = "",
-    fee: Annotated[str, Form(max_length=64)] = "",
+    financier: ShortField = "",
+    amount: ShortField = "",
+    rate: ShortField = "",
+    fee: ShortField = "",
     basis: Annotated[str, Form(max_length=16)] = DayCount.ACT_360.value,
 ) -> Response:
     """The price of a financing request, computed as the ledger will, without asking for it (no command)."""
@@ -430,11 +327,11 @@ async def finance_preview(
     try:
         _must_be_live(viewer, holding)
         body, q = _financing_body(platform, viewer, holding, form)
-        priced = _quote_view(form, body, q, _names(platform, viewer, "financial_institution"), _today(platform))
+        priced = _quote_view(form, body, q, _names(platform, viewer, "financial_institution"), today_of(platform))
     except DomainError as problem:
-        if not _refused(problem):
+        if not refused(problem):
             raise
-        error, status_code = problem.message, _error_status(problem)
+        error, status_code = problem.message, error_status(problem)
     if is_htmx(request):
         return page(
             request,
@@ -455,10 +352,10 @@ async def finance(
     request: Request,
     viewer: SupplierActor,
     holding_id: ObjectId,
-    financier: Annotated[str, Form(max_length=64)] = "",
-    amount: Annotated[str, Form(max_length=64)] = "",
-    rate: Annotated[str, Form(max_length=64)] = "",
-    fee: Annotated[str, Form(max_length=64)] = "",
+    financier: ShortField = "",
+    amount: ShortField = "",
+    rate: ShortField = "",
+    fee: ShortField = "",
     basis: Annotated[str, Form(max_length=16)] = DayCount.ACT_360.value,
 ) -> Response:
     platform = platform_of(request)
@@ -468,13 +365,13 @@ async def finance(
         body, _ = _financing_body(platform, viewer, holding, form)
         accepted = await act(request, viewer, "financing.request", body)
     except DomainError as error:
-        if not _refused(error):
+        if not refused(error):
             raise
         return _holding_page(
             request,
             viewer,
             holding_id,
-            status_code=_error_status(error),
+            status_code=error_status(error),
             finance=form,
             finance_error=_explain(platform, viewer, holding_id, error),
         )
