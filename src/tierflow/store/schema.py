@@ -70,6 +70,7 @@ vouchers = Table(
     Column("issued_event", String(40), nullable=False),
     CheckConstraint("face_minor > 0", name="face_positive"),
     CheckConstraint("split_count >= 0", name="split_count"),
+    Index("ix_vouchers_obligor_maturity", "obligor_id", "maturity", "id"),
 )
 
 holdings = Table(
@@ -90,6 +91,19 @@ holdings = Table(
     Index("ix_holdings_voucher_units", "voucher_id", "start_unit"),
     Index("ix_holdings_holder_status", "holder_id", "status"),
     Index("ix_holdings_parent", "parent_id"),
+    # Current holdings only (about half the rows are superseded history): the portal's per-voucher and
+    # per-obligor sums read this index alone.
+    Index(
+        "ix_holdings_current",
+        "voucher_id",
+        "status",
+        "tier",
+        "holder_id",
+        "start_unit",
+        "end_unit",
+        sqlite_where=text("status <> 'superseded'"),
+        postgresql_where=text("status <> 'superseded'"),
+    ),
 )
 
 offers = Table(
@@ -134,6 +148,7 @@ financings = Table(
     Column("status", String(16), nullable=False),
     Column("created_event", String(40), nullable=False),
     Column("resolved_event", String(40), nullable=True),
+    Index("ix_financings_financier_status", "financier_id", "status", "id"),
 )
 
 settlements = Table(
