@@ -92,3 +92,38 @@ def test_helpful_failures(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIERFLOW_DATABASE_URL", "nosuchdb://x")
     code, _ = run("export")
     assert code == 2
+
+
+def test_admin_creates_portal_users_and_takes_custody(env: Path) -> None:
+    code, out = run("demo", "--suppliers", "22", "--steps", "10", "--vouchers", "1", "--json")
+    assert code == 0, out
+    credentials = json.loads((env / "var" / "demo-credentials.json").read_text())
+    bank = next(c for c in credentials if c["role"] == "financial_institution")
+    logins = json.loads((env / "var" / "demo-logins.json").read_text())
+    assert {login["username"] for login in logins} >= {"core.clerk", "supplier1", "bank.officer", "auditor"}
+
+    result = runner.invoke(
+        app, ["admin", "user", "credit.two", "--party", bank["party_id"], "--name", "Second Officer", "--json"],
+        input="a-long-enough-password\n",
+    )
+    assert result.exit_code == 0, result.stdout
+    assert json.loads(result.stdout)["role"] == "member"
+    again = runner.invoke(app, ["admin", "user", "credit.two", "--party", bank["party_id"], "--name", "X"],
+                          input="a-long-enough-password\n")
+    assert again.exit_code == 2 and "taken" in again.stderr
+    short = runner.invoke(app, ["admin", "user", "credit.three", "--party", bank["party_id"], "--name", "X"],
+                          input="short\n")
+    assert short.exit_code == 2 and "at least 10 characters" in short.stderr
+
+    seed_file = env / "bank.seed"
+    seed_file.write_text(bank["signing_seed"] + "\n")
+    result = runner.invoke(app, ["admin", "custody", bank["party_id"], "--seed-file", str(seed_file)])
+    assert result.exit_code == 0, result.stderr
+    wrong = env / "wrong.seed"
+    wrong.write_text("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n")
+    result = runner.invoke(app, ["admin", "custody", bank["party_id"], "--seed-file", str(wrong)])
+    assert result.exit_code == 2 and "not the registered key" in result.stderr
+    garbage = env / "garbage.seed"
+    garbage.write_text("not base64!\n")
+    result = runner.invoke(app, ["admin", "custody", bank["party_id"], "--seed-file", str(garbage)])
+    assert result.exit_code == 2 and "base64" in result.stderr

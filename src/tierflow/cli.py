@@ -27,7 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-admin = typer.Typer(help="Administration: tokens.", no_args_is_help=True)
+admin = typer.Typer(help="Administration: API tokens, portal users, custodial keys.", no_args_is_help=True)
 app.add_typer(admin, name="admin")
 console = Console(stderr=True)
 
@@ -293,6 +293,73 @@ def token(party_id: Annotated[str, typer.Argument(help="The party's id (pty_...)
         if uow.repo.get_party(party_id) is None:
             _fail(f"no party {party_id!r}", "list parties with GET /v1/parties")
     print(platform.access.issue_token(party_id))
+
+
+@admin.command("user")
+def add_user(
+    username: Annotated[str, typer.Argument(help="Sign-in name: 3-64 of a-z 0-9 . _ -")],
+    party_id: Annotated[str, typer.Option("--party", help="The party the user signs in for (pty_...).")],
+    name: Annotated[str, typer.Option("--name", help="The person's name, shown in the portal.")],
+    auditor: Annotated[bool, typer.Option("--auditor", help="Read-only: may look, never act.")] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """Create a portal user. The password is read from standard input (never from the command line), so it
+    stays out of shell history: printf '%s' "$PASSWORD" | tierflow admin user ...
+    """
+    from tierflow.domain.errors import DomainError
+    from tierflow.services.accounts import PortalRole
+
+    password = sys.stdin.read().rstrip("\n")
+    platform = _open()
+    try:
+        user = platform.accounts.create_user(
+            username=username,
+            password=password,
+            party_id=party_id,
+            display_name=name,
+            role=PortalRole.AUDITOR if auditor else PortalRole.MEMBER,
+        )
+    except DomainError as error:
+        _fail(error.message, "the password comes from standard input and needs at least 10 characters")
+        return
+    finally:
+        platform.close()
+    result = {"user_id": user.id, "username": user.username, "party_id": user.party.id, "role": user.role.value}
+    if json_out:
+        print(json.dumps(result))
+    else:
+        console.print(f"portal user {user.username} created for {user.party.name} ({user.role.value})")
+
+
+@admin.command("custody")
+def custody(
+    party_id: Annotated[str, typer.Argument(help="The party whose signing key the platform will keep (pty_...).")],
+    seed_file: Annotated[Path, typer.Option("--seed-file", help="File with the base64 Ed25519 seed (32 bytes).")],
+) -> None:
+    """Hand a party's signing key to the platform so its portal users can act (custody: the platform then
+    signs for the party; see docs/THREAT_MODEL.md). The key must be the party's registered key."""
+    import base64
+    import binascii
+
+    from nacl.signing import SigningKey
+
+    from tierflow.domain.errors import DomainError
+
+    try:
+        seed = base64.b64decode(seed_file.read_text().strip(), validate=True)
+    except (OSError, binascii.Error) as error:
+        _fail(f"cannot read a base64 seed from {seed_file}: {error}")
+        return
+    if len(seed) != 32:
+        _fail(f"the seed in {seed_file} is {len(seed)} bytes; an Ed25519 seed is 32")
+    platform = _open()
+    try:
+        platform.accounts.keep_signing_key(party_id, SigningKey(seed))
+    except DomainError as error:
+        _fail(error.message)
+    finally:
+        platform.close()
+    console.print(f"the platform now keeps the signing key of {party_id}")
 
 
 def main() -> None:  # pragma: no cover
