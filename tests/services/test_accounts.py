@@ -10,7 +10,7 @@ from nacl.signing import SigningKey
 from tests.conftest import Chain, FakeClock
 from tierflow.bootstrap import Platform
 from tierflow.domain.errors import DomainError
-from tierflow.services.accounts import AccountError, CustodyUnavailable, PortalRole, UsernameTaken
+from tierflow.services.accounts import AccountError, CustodyUnavailable, PortalRole, TooManyAttempts, UsernameTaken
 from tierflow.services.errors import NotFound, Unauthenticated
 
 PASSWORD = "a-long-password"
@@ -102,3 +102,24 @@ def test_sealed_keys_are_not_stored_in_the_clear(platform: Platform, chain: Chai
 
 def test_session_ttl_is_a_setting(platform: Platform) -> None:
     assert timedelta(minutes=platform.settings.session_ttl_minutes) == timedelta(hours=8)
+
+
+def test_repeated_failures_lock_the_username_for_a_while(platform: Platform, chain: Chain, clock: FakeClock) -> None:
+    _user(platform, chain)
+    for _ in range(5):
+        with pytest.raises(Unauthenticated):
+            platform.accounts.sign_in("clerk", "wrong-password")
+    with pytest.raises(TooManyAttempts, match="try again in 15 minutes"):
+        platform.accounts.sign_in("clerk", PASSWORD)  # even the right password waits
+    clock.advance(minutes=10)
+    with pytest.raises(TooManyAttempts, match="try again in 5 minutes"):
+        platform.accounts.sign_in("CLERK", PASSWORD)
+    clock.advance(minutes=5, seconds=1)
+    token, _ = platform.accounts.sign_in("clerk", PASSWORD)
+    assert platform.accounts.session(token) is not None
+    for _ in range(5):  # unknown usernames are limited the same way, and other names are unaffected
+        with pytest.raises(Unauthenticated):
+            platform.accounts.sign_in("nobody", "x")
+    with pytest.raises(TooManyAttempts):
+        platform.accounts.sign_in("nobody", "x")
+    platform.accounts.sign_in("clerk", PASSWORD)

@@ -14,6 +14,7 @@ from tierflow.domain.model import Role
 from tierflow.portal.access import COOKIE, PublicPage, SessionPost, SignedIn, Viewer, platform_of
 from tierflow.portal.receipts import ReceiptForm, check_on_server, prefilled
 from tierflow.portal.render import done, page
+from tierflow.services.accounts import TooManyAttempts
 from tierflow.services.errors import NotFound, Unauthenticated
 
 router = APIRouter(prefix="/portal", tags=["portal"], include_in_schema=False)
@@ -66,8 +67,9 @@ async def login(
     platform = platform_of(request)
     try:
         token, session = await run_in_threadpool(platform.accounts.sign_in, username, password)
-    except Unauthenticated as error:
-        return page(request, "login.html", None, status_code=401, next=_safe_next(next) or "", error=error.message,
+    except (Unauthenticated, TooManyAttempts) as error:
+        status = 401 if isinstance(error, Unauthenticated) else 429
+        return page(request, "login.html", None, status_code=status, next=_safe_next(next) or "", error=error.message,
                     username=username)
     viewer = Viewer(session.user, session.csrf_token)
     response = RedirectResponse(_safe_next(next) or home_of(viewer), status_code=303)

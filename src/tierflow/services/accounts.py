@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -35,6 +36,8 @@ from tierflow.services.errors import NotFound, Unauthenticated
 from tierflow.services.ledger import Clock
 
 CUSTODY_LABEL = b"tierflow/custody-key/v1"
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 MIN_PASSWORD = 10
 
@@ -52,6 +55,11 @@ class AccountError(DomainError):
 class UsernameTaken(DomainError):
     code = "username_taken"
     kind = ErrorKind.CONFLICT
+
+
+class TooManyAttempts(DomainError):
+    code = "too_many_sign_in_attempts"
+    kind = ErrorKind.FORBIDDEN
 
 
 class CustodyUnavailable(DomainError):
@@ -124,6 +132,10 @@ class AccountService:
         self._ttl = session_ttl
         self._hasher = hasher or PasswordHasher()
         self._dummy: str | None = None
+        # Failed sign-ins per username, in this process (a deployment with several processes divides the limit
+        # by nothing: put a rate-limiting proxy in front as well, as the threat model says).
+        self._failures: dict[str, list[datetime]] = {}
+        self._failures_lock = threading.Lock()
 
     def _dummy_hash(self) -> str:
         """Verified against when the username is unknown, so a wrong name costs what a wrong password costs."""
@@ -159,14 +171,37 @@ class AccountService:
 
     # --- sessions -------------------------------------------------------------------------------------
 
+    def _recent_failures(self, username: str, now: datetime) -> list[datetime]:
+        with self._failures_lock:
+            recent = [t for t in self._failures.get(username, []) if now - t < FAILURE_WINDOW]
+            self._failures[username] = recent
+            return recent
+
+    def _record_failure(self, username: str, now: datetime) -> None:
+        with self._failures_lock:
+            self._failures.setdefault(username, []).append(now)
+
     def sign_in(self, username: str, password: str) -> tuple[str, Session]:
-        """A new session for correct credentials; the same error, after the same work, for any failure."""
-        stored = self._store.user_by_username(username.strip().lower())
+        """A new session for correct credentials; the same error, after the same work, for any failure. After
+        ``MAX_FAILURES`` failures for one username within ``FAILURE_WINDOW``, that username is refused (even
+        with the right password) until the oldest failure leaves the window: guessing stays slow."""
+        username = username.strip().lower()
+        now = self._now()
+        recent = self._recent_failures(username, now)
+        if len(recent) >= MAX_FAILURES:
+            wait = FAILURE_WINDOW - (now - recent[0])
+            minutes = max(1, -(-int(wait.total_seconds()) // 60))
+            raise TooManyAttempts(
+                f"Too many failed sign-ins for this username; try again in {minutes} minute"
+                f"{'' if minutes == 1 else 's'}."
+            )
+        stored = self._store.user_by_username(username)
         try:
             self._hasher.verify(stored.password_hash if stored else self._dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             stored = None
         if stored is None:
+            self._record_failure(username, now)
             raise Unauthenticated("The username or password is not right.")
         if self._hasher.check_needs_rehash(stored.password_hash):
             self._store.set_password_hash(stored.user.id, self._hasher.hash(password))
