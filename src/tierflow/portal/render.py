@@ -3,6 +3,7 @@ messages a redirect-after-POST carries as a fixed key (never as free text in the
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -18,6 +19,7 @@ from tierflow.portal.access import CSRF_FIELD, CSRF_HEADER, Viewer
 from tierflow.portal.charts import format_money
 
 HERE = Path(__file__).parent
+EVENT_ID = re.compile(r"^evt_[0-9A-Za-z]{10,40}$")
 templates = Jinja2Templates(directory=HERE / "templates")
 
 # Messages shown after a successful action: the redirect names the key, the page shows the text.
@@ -71,6 +73,11 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
 
 
+def _event_id(value: str | None) -> str | None:
+    """A journal entry id from the URL, or None: the page links to it, so only the id's own alphabet passes."""
+    return value if value and EVENT_ID.match(value) else None
+
+
 def page(
     request: Request,
     template: str,
@@ -88,7 +95,7 @@ def page(
             "party": viewer.party if viewer else None,
             "csrf": viewer.csrf_token if viewer else "",
             "flash": DONE.get(done or ""),
-            "flash_event": request.query_params.get("event") if done in DONE else None,
+            "flash_event": _event_id(request.query_params.get("event")) if done in DONE else None,
             "htmx": is_htmx(request),
             **context,
         },
