@@ -43,7 +43,11 @@ def voucher_graph(
             box_of[node_id] = box
         else:
             box_of[node_id] = node_id
-            groups[node_id] = {**node, "received": int(node["amount_minor"]), "now": 0, "settled": 0}
+            # Units change hands to a deeper tier when transferred; a new holder at the SAME tier bought them
+            # (a financing): that box gets a column of its own after its tier's, so arrows only go rightwards.
+            financed = box is not None and groups[box]["tier"] == node["tier"]
+            layer = 2 * int(node["tier"]) + (1 if financed else 0)
+            groups[node_id] = {**node, "layer": layer, "received": int(node["amount_minor"]), "now": 0, "settled": 0}
             source = box if box is not None else (root if not parent else None)
             if source is not None:  # a parent beyond the listing's cap is left out
                 edges.append(GraphEdge(source, node_id, format_money(int(node["amount_minor"]), currency)))
@@ -71,13 +75,23 @@ def voucher_graph(
                 box,
                 str(group.get("holder_name") or group["holder"]),
                 " · ".join(parts),
-                layer=int(group["tier"]),
+                layer=int(group["layer"]),
                 href=href(box),
                 current=box == current,
             )
         )
     title = f"Where the units of voucher {voucher.get('contract_ref') or voucher['id']} went"
-    return provenance_graph(nodes, edges, chart_id=f"graph-{voucher['id'][-8:]}", title=title)
+    return provenance_graph(
+        nodes, edges, chart_id=f"graph-{voucher['id'][-8:]}", title=title, layer_label=_column_label
+    )
+
+
+def _column_label(layer: int) -> str:
+    """Columns of ``voucher_graph``: 0 the issuer, 2t tier t, 2t+1 those who financed units held at tier t."""
+    if layer == 0:
+        return "Issuer"
+    tier, financed = divmod(layer, 2)
+    return f"Financed at tier {tier}" if financed else f"Tier {tier}"
 
 
 def chain_graph(provenance: Mapping[str, Any], *, href: Href | None = None) -> Chart:
