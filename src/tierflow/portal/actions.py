@@ -12,8 +12,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import anyio.from_thread
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from tierflow.client import PartyKey
 from tierflow.ledger.canonical import canonical_json
@@ -24,15 +25,22 @@ IDEMPOTENCY_FIELD = "idempotency_key"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
-async def act(request: Request, viewer: Viewer, kind: str, body: Mapping[str, Any]) -> Accepted:
+async def _form(request: Request) -> FormData:
+    return await request.form()
+
+
+def act(request: Request, viewer: Viewer, kind: str, body: Mapping[str, Any]) -> Accepted:
+    """Sign ``kind`` with the party's key and wait for the group commit. Called from the action routes, which are
+    plain ``def`` (FastAPI runs them in its thread pool): the page's reads and this wait stay off the event loop
+    that also serves the API."""
     platform = platform_of(request)
-    key = await run_in_threadpool(platform.accounts.signing_key, viewer.user)
+    key = platform.accounts.signing_key(viewer.user)
     signed = PartyKey(key).command(kind, body, now=platform.clock)
-    form = await request.form()
+    form = anyio.from_thread.run(_form, request)  # already parsed for the route's parameters: no second read
     token = form.get(IDEMPOTENCY_FIELD)
     idempotency = None
     if isinstance(token, str) and _TOKEN.match(token):
         fingerprint = hashlib.sha256(canonical_json({"kind": kind, "body": dict(body)})).hexdigest()
         idempotency = Idempotency(f"portal:{token}", fingerprint)
-    accepted: Accepted = await request.app.state.committer.submit_async(Submission(signed, viewer.party, idempotency))
+    accepted: Accepted = request.app.state.committer.submit(Submission(signed, viewer.party, idempotency))
     return accepted

@@ -194,10 +194,10 @@ def financing_page(request: Request, viewer: BankArea, financing_id: ObjectId) -
 
 
 @router.post("/financings/{financing_id}/fund", response_class=HTMLResponse)
-async def fund(request: Request, viewer: BankActor, financing_id: ObjectId) -> Response:
+def fund(request: Request, viewer: BankActor, financing_id: ObjectId) -> Response:
     platform_of(request).queries.financing(viewer.party, financing_id)  # 404 first: nothing about others' requests
     try:
-        accepted = await act(request, viewer, "financing.fund", {"financing_id": financing_id})
+        accepted = act(request, viewer, "financing.fund", {"financing_id": financing_id})
     except DomainError as error:
         if not refused(error):
             raise
@@ -212,7 +212,7 @@ async def fund(request: Request, viewer: BankActor, financing_id: ObjectId) -> R
 
 
 @router.post("/financings/{financing_id}/decline", response_class=HTMLResponse)
-async def decline(
+def decline(
     request: Request,
     viewer: BankActor,
     financing_id: ObjectId,
@@ -223,7 +223,7 @@ async def decline(
         if not reason.strip():
             raise FormProblem("Give the reason for declining: it is kept with the decision in the journal.")
         body = {"financing_id": financing_id, "reason": reason.strip()}
-        accepted = await act(request, viewer, "financing.decline", body)
+        accepted = act(request, viewer, "financing.decline", body)
     except DomainError as error:
         if not refused(error):
             raise

@@ -315,7 +315,7 @@ def issue_form(request: Request, viewer: CoreArea) -> Response:
 
 
 @router.post("/issue", response_class=HTMLResponse)
-async def issue(
+def issue(
     request: Request,
     viewer: CoreActor,
     first_holder: ShortField = "",
@@ -330,7 +330,7 @@ async def issue(
     form = IssueForm(first_holder, amount, currency, maturity, contract_ref, invoice_refs, confirm == "yes")
     try:
         body = _issue_body(platform, viewer, form)
-        accepted = await act(request, viewer, "voucher.issue", body)
+        accepted = act(request, viewer, "voucher.issue", body)
     except DomainError as error:
         if not refused(error):
             raise
@@ -424,7 +424,7 @@ def voucher_page(request: Request, viewer: CoreArea, voucher_id: ObjectId) -> Re
 
 
 @router.post("/vouchers/{voucher_id}/settle", response_class=HTMLResponse)
-async def settle(
+def settle(
     request: Request,
     viewer: CoreActor,
     voucher_id: ObjectId,
@@ -438,7 +438,7 @@ async def settle(
     try:
         paid = parse_amount(amount, currency, what="amount to pay")
         body = {"voucher_id": voucher_id, "amount": paid.to_str(), "currency": currency}
-        accepted = await act(request, viewer, "voucher.settle", body)
+        accepted = act(request, viewer, "voucher.settle", body)
     except DomainError as error:
         if not refused(error):
             raise

@@ -217,7 +217,7 @@ def _transfer_body(platform: Platform, viewer: Viewer, holding: dict[str, Any], 
 
 
 @router.post("/holdings/{holding_id}/transfer", response_class=HTMLResponse)
-async def transfer(
+def transfer(
     request: Request,
     viewer: SupplierActor,
     holding_id: ObjectId,
@@ -231,7 +231,7 @@ async def transfer(
     holding = platform.queries.holding(viewer.party, holding_id)  # 404 first: nothing about others' holdings
     try:
         body = _transfer_body(platform, viewer, holding, form)
-        accepted = await act(request, viewer, "transfer.offer", body)
+        accepted = act(request, viewer, "transfer.offer", body)
     except DomainError as error:
         if not refused(error):
             raise
@@ -305,7 +305,7 @@ def _quote_view(
 
 
 @router.post("/holdings/{holding_id}/finance/preview", response_class=HTMLResponse)
-async def finance_preview(
+def finance_preview(
     request: Request,
     viewer: SupplierActor,
     holding_id: ObjectId,
@@ -348,7 +348,7 @@ async def finance_preview(
 
 
 @router.post("/holdings/{holding_id}/finance", response_class=HTMLResponse)
-async def finance(
+def finance(
     request: Request,
     viewer: SupplierActor,
     holding_id: ObjectId,
@@ -363,7 +363,7 @@ async def finance(
     holding = platform.queries.holding(viewer.party, holding_id)
     try:
         body, _ = _financing_body(platform, viewer, holding, form)
-        accepted = await act(request, viewer, "financing.request", body)
+        accepted = act(request, viewer, "financing.request", body)
     except DomainError as error:
         if not refused(error):
             raise
@@ -404,13 +404,13 @@ def offers(request: Request, viewer: SupplierArea, after: Cursor = None, resolve
 
 
 @router.post("/offers/{offer_id}/accept", response_class=HTMLResponse)
-async def accept(request: Request, viewer: SupplierActor, offer_id: ObjectId) -> Response:
-    accepted = await act(request, viewer, "transfer.accept", {"offer_id": offer_id})
+def accept(request: Request, viewer: SupplierActor, offer_id: ObjectId) -> Response:
+    accepted = act(request, viewer, "transfer.accept", {"offer_id": offer_id})
     return done(f"{BASE}/offers", "accepted", accepted.event_id)
 
 
 @router.post("/offers/{offer_id}/reject", response_class=HTMLResponse)
-async def reject(
+def reject(
     request: Request,
     viewer: SupplierActor,
     offer_id: ObjectId,
@@ -419,7 +419,7 @@ async def reject(
     body: dict[str, Any] = {"offer_id": offer_id}
     if reason.strip():
         body["reason"] = reason.strip()
-    accepted = await act(request, viewer, "transfer.reject", body)
+    accepted = act(request, viewer, "transfer.reject", body)
     return done(f"{BASE}/offers", "rejected", accepted.event_id)
 
 
@@ -446,6 +446,6 @@ def financings(request: Request, viewer: SupplierArea, after: Cursor = None) -> 
 
 
 @router.post("/financings/{financing_id}/cancel", response_class=HTMLResponse)
-async def cancel(request: Request, viewer: SupplierActor, financing_id: ObjectId) -> Response:
-    accepted = await act(request, viewer, "financing.cancel", {"financing_id": financing_id})
+def cancel(request: Request, viewer: SupplierActor, financing_id: ObjectId) -> Response:
+    accepted = act(request, viewer, "financing.cancel", {"financing_id": financing_id})
     return done(f"{BASE}/financings", "cancelled", accepted.event_id)
