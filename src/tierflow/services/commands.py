@@ -44,6 +44,7 @@ KINDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "holding.freeze": (frozenset({"holding_id", "start_unit", "end_unit", "reason"}), frozenset()),
     "freeze.release": (frozenset({"freeze_id"}), frozenset()),
     "voucher.settle": (frozenset({"voucher_id", "amount", "currency"}), frozenset()),
+    "document.register": (frozenset({"type", "fields"}), frozenset({"source", "seller_party", "buyer_party"})),
 }
 
 

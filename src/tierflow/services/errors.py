@@ -72,6 +72,20 @@ class CosignatureRejected(DomainError):
     kind = ErrorKind.UNPROCESSABLE
 
 
+class DocumentExists(DomainError):
+    """A document of this type and number is already registered (by anyone)."""
+
+    code = "document_exists"
+    kind = ErrorKind.CONFLICT
+
+
+class UsccConflict(DomainError):
+    """An invoice would tie a USCC to a different party than earlier invoices did (or a party to another USCC)."""
+
+    code = "uscc_conflict"
+    kind = ErrorKind.CONFLICT
+
+
 SERVICE_ERRORS: tuple[type[DomainError], ...] = (
     InvalidCommand,
     UnknownKind,
@@ -86,4 +100,6 @@ SERVICE_ERRORS: tuple[type[DomainError], ...] = (
     ConcurrentUpdate,
     ProofUnavailable,
     CosignatureRejected,
+    DocumentExists,
+    UsccConflict,
 )

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from tierflow.domain import operations as ops
+from tierflow.domain.documents import VatInvoice, content_hash
 from tierflow.domain.errors import (
     CurrencyMismatch,
     InvalidTransition,
@@ -42,9 +44,10 @@ from tierflow.domain.pricing import DayCount, quote
 from tierflow.domain.rules import Policy
 from tierflow.domain.units import UnitRange
 from tierflow.services import commands as c
-from tierflow.services.errors import InvalidCommand, NotFound, UnknownParty
+from tierflow.services.documents import build_document, check_type, document_fields
+from tierflow.services.errors import DocumentExists, InvalidCommand, NotFound, UnknownParty, UsccConflict
 from tierflow.services.ids import IdFactory, party_id_for
-from tierflow.services.ports import FreezeRecord, Repository, SettlementRecord
+from tierflow.services.ports import DocumentRecord, FreezeRecord, Repository, SettlementRecord
 
 
 @dataclass(slots=True)
@@ -585,6 +588,93 @@ def release_freeze(ctx: Context) -> Result:
     )
 
 
+# --- trade documents -----------------------------------------------------------------------------------
+
+DOCUMENT_SOURCES = ("json", "csv", "xml")
+
+
+def _check_uscc_bindings(repo: Repository, invoice: VatInvoice, seller: str, buyer: str) -> None:
+    """A USCC names one party: an invoice may not tie a USCC to another party than earlier invoices did, nor
+    give a party another USCC than before."""
+    claimed = {invoice.seller_uscc: seller, invoice.buyer_uscc: buyer}
+    for uscc, party in repo.uscc_bindings(sorted(claimed)):
+        if claimed[uscc] != party:
+            raise UsccConflict(
+                f"USCC {uscc} belongs to party {party} on earlier invoices, not to {claimed[uscc]}.",
+                uscc=uscc,
+                party=party,
+                claimed_by=claimed[uscc],
+            )
+    owned = {seller: invoice.seller_uscc, buyer: invoice.buyer_uscc}
+    for party, uscc in repo.party_usccs(sorted(owned)):
+        if owned[party] != uscc:
+            raise UsccConflict(
+                f"Party {party} has USCC {uscc} on earlier invoices, not {owned[party]}.",
+                uscc=owned[party],
+                party=party,
+                recorded_uscc=uscc,
+            )
+
+
+def register_document(ctx: Context) -> Result:
+    """Registers a trade document. The registering party must be its seller or its buyer: by the party ids in the
+    fields for contracts and delivery notes; for an invoice, which names the parties by USCC, by the party ids
+    given in ``seller_party``/``buyer_party`` (parties have no USCC on file), the first invoice to tie a USCC to
+    a party fixing that pairing for later ones."""
+    ctx.require_actor()
+    body = ctx.body
+    doc_type = check_type(body.get("type"))
+    source = body.get("source", "json")
+    if source not in DOCUMENT_SOURCES:
+        raise InvalidCommand("'source' must be one of " + ", ".join(DOCUMENT_SOURCES) + ".", field="source")
+    document = build_document(doc_type, body.get("fields"))
+    if isinstance(document, VatInvoice):
+        for name in ("seller_party", "buyer_party"):
+            if name not in body:
+                raise InvalidCommand(f"A vat_invoice registration names the '{name}' (a party id).", field=name)
+        seller = _party(ctx.repo, body.get("seller_party"), "seller_party")
+        buyer = _party(ctx.repo, body.get("buyer_party"), "buyer_party")
+        if seller.id == buyer.id:
+            raise InvalidCommand("'seller_party' and 'buyer_party' must differ.", field="buyer_party")
+    else:
+        for name in ("seller_party", "buyer_party"):
+            if name in body:
+                raise InvalidCommand(f"'{name}' is given only for a vat_invoice.", field=name)
+        seller = _party(ctx.repo, document.seller, "fields.seller")
+        buyer = _party(ctx.repo, document.buyer, "fields.buyer")
+    if ctx.actor_id not in (seller.id, buyer.id):
+        raise NotAuthorised("Only the document's seller or buyer can register it.", document=doc_type)
+    existing = ctx.repo.get_document_by_number(doc_type, document.number)
+    if existing is not None:
+        raise DocumentExists(
+            f"The {doc_type} {document.number} is already registered as {existing.id}.",
+            document_id=existing.id,
+            registered_by=existing.registered_by,
+            content_hash=existing.content_hash,
+        )
+    if isinstance(document, VatInvoice):
+        _check_uscc_bindings(ctx.repo, document, seller.id, buyer.id)
+    digest = content_hash(document)
+    record = DocumentRecord(
+        id=ctx.ids.one("doc"),
+        type=doc_type,
+        number=document.number,
+        registered_by=ctx.actor_id,
+        seller_id=seller.id,
+        buyer_id=buyer.id,
+        seller_uscc=document.seller_uscc if isinstance(document, VatInvoice) else None,
+        buyer_uscc=document.buyer_uscc if isinstance(document, VatInvoice) else None,
+        fields=json.dumps(document_fields(document), sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+        content_hash=digest,
+        source=str(source),
+    )
+    ctx.repo.add_document(record, ctx.event_id)
+    return Result(
+        {"document_id": record.id, "type": doc_type, "number": document.number, "content_hash": digest},
+        {seller.id, buyer.id},
+    )
+
+
 HANDLERS: dict[str, Handler] = {
     "party.register": register_party,
     "voucher.issue": issue_voucher,
@@ -599,4 +689,5 @@ HANDLERS: dict[str, Handler] = {
     "financing.cancel": cancel_financing,
     "holding.freeze": freeze_holding,
     "freeze.release": release_freeze,
+    "document.register": register_document,
 }

@@ -54,6 +54,23 @@ class SettlementRecord:
     payments: tuple[tuple[str, str, int], ...]  # (holding id, holder id, amount)
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentRecord:
+    """A registered trade document; ``fields`` is its normalised wire form as canonical JSON text."""
+
+    id: str
+    type: str
+    number: str
+    registered_by: str
+    seller_id: str
+    buyer_id: str
+    seller_uscc: str | None
+    buyer_uscc: str | None
+    fields: str
+    content_hash: str
+    source: str
+
+
 class Repository(Protocol):
     @property
     def row_locks(self) -> bool:
@@ -93,6 +110,17 @@ class Repository(Protocol):
     def add_freeze(self, freeze: FreezeRecord, event_id: str) -> None: ...
     def release_freeze(self, freeze_id: str, event_id: str) -> None: ...
     def add_settlement(self, settlement: SettlementRecord, event_id: str) -> None: ...
+
+    # trade documents
+    def get_document_by_number(self, doc_type: str, number: str) -> DocumentRecord | None: ...
+    def add_document(self, document: DocumentRecord, event_id: str) -> None: ...
+    def uscc_bindings(self, usccs: Sequence[str]) -> list[tuple[str, str]]:
+        """``(uscc, party id)`` pairs recorded by registered invoices for any of ``usccs``."""
+        ...
+
+    def party_usccs(self, party_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """``(party id, uscc)`` pairs recorded by registered invoices for any of ``party_ids``."""
+        ...
 
     # journal and idempotency
     def digest_seen(self, command_digest: str) -> bool: ...

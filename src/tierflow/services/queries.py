@@ -7,7 +7,8 @@ Visibility rules (the operator sees everything):
 - holdings: the holder, the voucher's obligor, and the financial institution asked to finance it;
   the provenance of a holding is visible to whoever may see the holding (a holder must be able to check
   where its units came from);
-- offers: sender and recipient; financings: applicant and financier; settlements: the obligor and payees.
+- offers: sender and recipient; financings: applicant and financier; settlements: the obligor and payees;
+- trade documents: the party that registered the document, its seller and its buyer.
 
 The portal's views follow the same rules:
 
@@ -53,6 +54,10 @@ class ReadModel(Protocol):
     def voucher(self, voucher_id: str) -> dict[str, Any] | None: ...
     def vouchers(self, *, viewer: str | None, limit: int, after: str | None) -> Page: ...
     def has_held(self, party_id: str, voucher_id: str) -> bool: ...
+    def document(self, document_id: str) -> dict[str, Any] | None: ...
+    def documents(
+        self, *, viewer: str | None, doc_type: str | None, number: str | None, limit: int, after: str | None
+    ) -> Page: ...
     def holding(self, holding_id: str) -> dict[str, Any] | None: ...
     def holdings(
         self, *, holder: str | None, voucher_id: str | None, status: str | None, limit: int, after: str | None
@@ -118,6 +123,22 @@ class QueryService:
             return rows
         # A payee sees its own payments only.
         return [{**row, "payments": [p for p in row["payments"] if p["holder"] == viewer.id]} for row in rows]
+
+    # trade documents ----------------------------------------------------------------------------------
+
+    def document(self, viewer: Party, document_id: str) -> dict[str, Any]:
+        found = self._read.document(document_id)
+        if found is None or not (
+            self._all(viewer) or viewer.id in (found["registered_by"], found["seller"], found["buyer"])
+        ):
+            raise NotFound(f"No document {document_id!r} visible to you.", document_id=document_id)
+        return found
+
+    def documents(
+        self, viewer: Party, *, doc_type: str | None, number: str | None, limit: int, after: str | None
+    ) -> Page:
+        viewer_id = None if self._all(viewer) else viewer.id
+        return self._read.documents(viewer=viewer_id, doc_type=doc_type, number=number, limit=limit, after=after)
 
     # holdings -----------------------------------------------------------------------------------------
 

@@ -190,6 +190,21 @@ def _offer_named(row: Any) -> dict[str, Any]:
     }
 
 
+def _document(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "type": row.type,
+        "number": row.number,
+        "registered_by": row.registered_by,
+        "seller": row.seller_id,
+        "buyer": row.buyer_id,
+        "fields": json.loads(row.fields),
+        "content_hash": row.content_hash,
+        "source": row.source,
+        "registered_event": row.created_event,
+    }
+
+
 def _page(rows: list[Any], limit: int, convert: Any) -> Page:
     return Page([convert(r) for r in rows[:limit]], len(rows) > limit)
 
@@ -254,6 +269,27 @@ class SqlReadModel:
         h = t.holdings.c
         row = self._first(select(exists().where(h.voucher_id == voucher_id, h.holder_id == party_id)))
         return bool(row[0])
+
+    # trade documents
+
+    def document(self, document_id: str) -> dict[str, Any] | None:
+        row = self._first(select(t.documents).where(t.documents.c.id == document_id))
+        return _document(row) if row else None
+
+    def documents(
+        self, *, viewer: str | None, doc_type: str | None, number: str | None, limit: int, after: str | None
+    ) -> Page:
+        d = t.documents.c
+        stmt = select(t.documents).order_by(d.id).limit(limit + 1)
+        if viewer is not None:
+            stmt = stmt.where(or_(d.registered_by == viewer, d.seller_id == viewer, d.buyer_id == viewer))
+        if doc_type is not None:
+            stmt = stmt.where(d.type == doc_type)
+        if number is not None:
+            stmt = stmt.where(d.number == number)
+        if after:
+            stmt = stmt.where(d.id > after)
+        return _page(self._rows(stmt), limit, _document)
 
     # holdings
 

@@ -34,7 +34,7 @@ from tierflow.domain.model import (
 from tierflow.domain.pricing import DayCount
 from tierflow.domain.units import UnitRange
 from tierflow.services.errors import ConcurrentUpdate, ReplayedCommand
-from tierflow.services.ports import EventRecord, FreezeRecord, SettlementRecord, StoredAnswer
+from tierflow.services.ports import DocumentRecord, EventRecord, FreezeRecord, SettlementRecord, StoredAnswer
 from tierflow.store import schema as t
 from tierflow.store.engine import READ_ONLY
 from tierflow.store.raw import RawStatements
@@ -416,6 +416,59 @@ class SqlRepository:
                     for h, p, a in settlement.payments
                 ],
             )
+
+    # trade documents ---------------------------------------------------------------------------------
+
+    def get_document_by_number(self, doc_type: str, number: str) -> DocumentRecord | None:
+        d = t.documents.c
+        row = self._one(select(t.documents).where(d.type == doc_type, d.number == number))
+        if row is None:
+            return None
+        return DocumentRecord(
+            id=row.id,
+            type=row.type,
+            number=row.number,
+            registered_by=row.registered_by,
+            seller_id=row.seller_id,
+            buyer_id=row.buyer_id,
+            seller_uscc=row.seller_uscc,
+            buyer_uscc=row.buyer_uscc,
+            fields=row.fields,
+            content_hash=row.content_hash,
+            source=row.source,
+        )
+
+    def add_document(self, document: DocumentRecord, event_id: str) -> None:
+        self.conn.execute(
+            insert(t.documents).values(
+                id=document.id,
+                type=document.type,
+                number=document.number,
+                registered_by=document.registered_by,
+                seller_id=document.seller_id,
+                buyer_id=document.buyer_id,
+                seller_uscc=document.seller_uscc,
+                buyer_uscc=document.buyer_uscc,
+                fields=document.fields,
+                content_hash=document.content_hash,
+                source=document.source,
+                created_event=event_id,
+            )
+        )
+
+    def uscc_bindings(self, usccs: Sequence[str]) -> list[tuple[str, str]]:
+        d = t.documents.c
+        sellers = select(d.seller_uscc, d.seller_id).where(d.seller_uscc.in_(usccs))
+        buyers = select(d.buyer_uscc, d.buyer_id).where(d.buyer_uscc.in_(usccs))
+        found = {(r[0], r[1]) for r in self.conn.execute(sellers)} | {(r[0], r[1]) for r in self.conn.execute(buyers)}
+        return sorted(found)
+
+    def party_usccs(self, party_ids: Sequence[str]) -> list[tuple[str, str]]:
+        d = t.documents.c
+        sellers = select(d.seller_id, d.seller_uscc).where(d.seller_id.in_(party_ids), d.seller_uscc.is_not(None))
+        buyers = select(d.buyer_id, d.buyer_uscc).where(d.buyer_id.in_(party_ids), d.buyer_uscc.is_not(None))
+        found = {(r[0], r[1]) for r in self.conn.execute(sellers)} | {(r[0], r[1]) for r in self.conn.execute(buyers)}
+        return sorted(found)
 
     # journal and idempotency -------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Tables of the platform, as SQLAlchemy Core metadata (the Alembic migrations create the same schema).
 
-Projections (parties, vouchers, holdings, offers, financings, settlements, freezes) are rebuilt exactly by
+Projections (parties, vouchers, holdings, offers, financings, settlements, freezes, documents) are rebuilt exactly by
 replaying ``events``; the tree tables (``tree_nodes``, ``tree_state``, ``checkpoints``, ``cosignatures``)
 hold the RFC 9162 Merkle tree over the integrated events. ``idempotency_keys`` remembers answers to
 state-changing requests, written in the same transaction as their effect.
@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 
@@ -184,6 +185,28 @@ freezes = Table(
     Column("released_event", String(40), nullable=True),
 )
 
+# Trade documents registered by their seller or buyer (``document.register``). ``fields`` is the document's
+# normalised wire form as canonical JSON; one registration per (type, number). Invoices record the sellers' and
+# buyers' USCCs, which tie a USCC to one party.
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("type", String(16), nullable=False),
+    Column("number", String(200), nullable=False),
+    Column("registered_by", String(40), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("seller_id", String(40), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("buyer_id", String(40), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("seller_uscc", String(18), nullable=True, index=True),
+    Column("buyer_uscc", String(18), nullable=True, index=True),
+    Column("fields", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("source", String(8), nullable=False),
+    Column("created_event", String(40), nullable=False),
+    UniqueConstraint("type", "number"),
+    CheckConstraint("type in ('contract','vat_invoice','delivery_note')", name="type"),
+)
+
 # The journal. ``seq`` is queue order (assigned at commit time of the operation); ``leaf_index`` is assigned
 # by the integrator, in seq order, when the entry enters the Merkle tree.
 events = Table(
@@ -297,6 +320,7 @@ __all__ = [
     "checkpoints",
     "cosignatures",
     "custodial_keys",
+    "documents",
     "event_parties",
     "events",
     "financings",

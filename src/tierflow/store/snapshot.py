@@ -29,6 +29,7 @@ PROJECTIONS: tuple[Table, ...] = (
     t.settlements,
     t.settlement_payments,
     t.freezes,
+    t.documents,
 )
 
 Snapshot = dict[str, list[tuple[Any, ...]]]
