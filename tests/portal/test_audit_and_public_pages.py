@@ -189,3 +189,16 @@ def test_static_assets_are_served(portal_app: TestClient) -> None:
     for asset in ("htmx.min.js", "portal.css", "verify.js"):
         r = portal_app.get(f"/portal/static/{asset}")
         assert r.status_code == 200 and len(r.content) > 1000
+
+
+def test_repeated_failed_sign_ins_are_slowed_down(portal_app: TestClient, world: World) -> None:
+    for _ in range(5):
+        r = portal_app.post("/portal/login", data={"username": "supplier1", "password": "wrong-password!"})
+        assert r.status_code == 401
+    locked = portal_app.post("/portal/login", data={"username": "supplier1", "password": PASSWORD})
+    assert locked.status_code == 429 and "Too many failed sign-ins" in locked.text
+    assert "tierflow_session" not in portal_app.cookies
+    other = portal_app.post(
+        "/portal/login", data={"username": "supplier2", "password": PASSWORD}, follow_redirects=False
+    )
+    assert other.status_code == 303
