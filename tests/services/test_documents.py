@@ -225,3 +225,13 @@ def test_replay_rebuilds_the_documents_table(chain: Chain, replays_identically: 
         register(chain, chain.tier1, "contract", contract(seller, buyer))
     assert len(document_rows(chain)) == 3
     replays_identically(chain.p.engine)
+
+
+def test_history_says_which_document_was_registered(chain: Chain) -> None:
+    from tierflow.domain.model import Party, Role
+
+    register_invoice(chain, chain.core)
+    core = Party(chain.core.party_id, "Core Co", Role.CORE_ENTERPRISE, chain.core.public_key)
+    latest = chain.p.queries.party_history(core, limit=1, before=None).items[0]
+    assert latest["kind"] == "document.register"
+    assert latest["summary"] == f"Registered VAT invoice {invoice()['number']}"

@@ -369,6 +369,9 @@ def summary(kind: str, details: dict[str, Any]) -> str:
             f"Froze units {details.get('start_unit')}–{details.get('end_unit')} of holding "
             f"{details.get('holding_id')}: {reason}"
         )
+    if kind == "document.register":
+        kinds = {"vat_invoice": "VAT invoice", "contract": "contract", "delivery_note": "delivery note"}
+        return f"Registered {kinds.get(str(details.get('type')), 'document')} {details.get('number')}"
     if kind == "freeze.release":
         return f"Released freeze {details.get('freeze_id')}"
     return kind

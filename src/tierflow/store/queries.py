@@ -996,7 +996,18 @@ _BODY_FACTS = (
     "name",
     "role",
 )
-_EFFECT_FACTS = ("voucher_id", "holding_id", "offer_id", "financing_id", "settlement_id", "party_id", "freeze_id")
+_EFFECT_FACTS = (
+    "voucher_id",
+    "holding_id",
+    "offer_id",
+    "financing_id",
+    "settlement_id",
+    "party_id",
+    "freeze_id",
+    "document_id",
+    "type",
+    "number",
+)
 _COUNTERPARTY_FIELDS = ("first_holder", "recipient", "financier")
 
 
