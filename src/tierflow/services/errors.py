@@ -86,6 +86,27 @@ class UsccConflict(DomainError):
     kind = ErrorKind.CONFLICT
 
 
+class TradeCheckFailed(DomainError):
+    """The trade-background rules failed and the platform enforces them; ``fields["results"]`` says which."""
+
+    code = "trade_check_failed"
+    kind = ErrorKind.UNPROCESSABLE
+
+
+class ExternalRefusal(DomainError):
+    """An outside service (registry, bank, e-signature, tax authority) refused or failed the step."""
+
+    code = "external_service_refused"
+    kind = ErrorKind.UNPROCESSABLE
+
+
+class RepaymentUnmatched(DomainError):
+    """A bank notification entry names no financing that can take the repayment."""
+
+    code = "repayment_unmatched"
+    kind = ErrorKind.UNPROCESSABLE
+
+
 SERVICE_ERRORS: tuple[type[DomainError], ...] = (
     InvalidCommand,
     UnknownKind,
@@ -102,4 +123,7 @@ SERVICE_ERRORS: tuple[type[DomainError], ...] = (
     CosignatureRejected,
     DocumentExists,
     UsccConflict,
+    TradeCheckFailed,
+    ExternalRefusal,
+    RepaymentUnmatched,
 )

@@ -1,6 +1,7 @@
 """Tables of the platform, as SQLAlchemy Core metadata (the Alembic migrations create the same schema).
 
-Projections (parties, vouchers, holdings, offers, financings, settlements, freezes, documents) are rebuilt exactly by
+Projections (parties, vouchers, holdings, offers, financings, settlements, freezes, documents, verifications,
+invoice uses, financing cases and their steps, repayments) are rebuilt exactly by
 replaying ``events``; the tree tables (``tree_nodes``, ``tree_state``, ``checkpoints``, ``cosignatures``)
 hold the RFC 9162 Merkle tree over the integrated events. ``idempotency_keys`` remembers answers to
 state-changing requests, written in the same transaction as their effect.
@@ -205,6 +206,103 @@ documents = Table(
     Column("created_event", String(40), nullable=False),
     UniqueConstraint("type", "number"),
     CheckConstraint("type in ('contract','vat_invoice','delivery_note')", name="type"),
+)
+
+# Trade-background verdicts: one per issue, transfer offer or financing request that ran the rules. ``results`` is
+# the JSON list of rule results (rule, version, outcome, reasons); ``documents`` the claimed documents' hashes.
+verifications = Table(
+    "verifications",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("subject_kind", String(16), nullable=False),
+    Column("subject_id", String(40), nullable=False, index=True),
+    Column("voucher_id", String(40), ForeignKey("vouchers.id"), nullable=False, index=True),
+    Column("outcome", String(8), nullable=False),
+    Column("ruleset", Text, nullable=False),
+    Column("results", Text, nullable=False),
+    Column("documents", Text, nullable=False),
+    Column("created_event", String(40), nullable=False),
+    CheckConstraint("outcome in ('pass','warn','fail')", name="outcome"),
+)
+
+# How much of each invoice a hop or financing draws (the invoice-usage rule's memory). A use is released when
+# what it backed did not happen after all (an offer rejected or expired, a financing declined or cancelled).
+invoice_uses = Table(
+    "invoice_uses",
+    metadata,
+    Column("invoice_number", String(200), primary_key=True),
+    Column("use_id", String(40), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("amount_minor", BigInt, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("created_event", String(40), nullable=False),
+    Column("released_event", String(40), nullable=True),
+    Index("ix_invoice_uses_use", "use_id"),
+    CheckConstraint("amount_minor > 0", name="amount"),
+)
+
+# The financing case (the institution's workflow over a financing; ``tierflow.domain.financing_case``).
+financing_cases = Table(
+    "financing_cases",
+    metadata,
+    Column("financing_id", String(40), ForeignKey("financings.id"), primary_key=True),
+    Column("stage", String(24), nullable=False),
+    Column("recourse", Integer, nullable=False),
+    Column("verification_id", String(40), nullable=True),
+    Column("maker", String(120), nullable=True),
+    Column("recommendation", String(8), nullable=True),
+    Column("checker", String(120), nullable=True),
+    Column("contract_number", String(40), nullable=True),
+    Column("contract_sha256", String(64), nullable=True),
+    Column("registry_number", String(40), nullable=True),
+    Column("payment_message_id", String(35), nullable=True),
+    Column("payment_sha256", String(64), nullable=True),
+    Column("bank_reference", String(64), nullable=True),
+    Column("repaid_minor", BigInt, nullable=False),
+    Column("updated_event", String(40), nullable=False),
+    Index("ix_financing_cases_stage", "stage"),
+)
+
+# Each step of a case: which event moved it to which stage, who (party and, for the institution, the person).
+case_steps = Table(
+    "case_steps",
+    metadata,
+    Column("event_id", String(40), primary_key=True),
+    Column("financing_id", String(40), ForeignKey("financings.id"), primary_key=True),
+    Column("stage", String(24), nullable=False),
+    Column("actor_id", String(40), nullable=False),
+    Column("user_name", String(120), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("at", String(32), nullable=False),
+    Index("ix_case_steps_financing", "financing_id", "at"),
+)
+
+# Repayments reconciled from the bank's camt.054 notifications; ``entry_ref`` (the bank's reference of the entry)
+# makes importing the same notification twice harmless.
+repayments = Table(
+    "repayments",
+    metadata,
+    Column("entry_ref", String(80), primary_key=True),
+    Column("financing_id", String(40), ForeignKey("financings.id"), nullable=False, index=True),
+    Column("amount_minor", BigInt, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("booking_date", Date, nullable=False),
+    Column("payer", String(140), nullable=True),
+    Column("created_event", String(40), nullable=False),
+)
+
+# Files a case produced (the contract PDF as generated and as signed, the pain.001 payment message, imported
+# camt.054 notifications), addressed by their SHA-256. Not a projection: the journal carries only the hashes, so
+# a replay does not rebuild this table; it is backed up with the database.
+case_files = Table(
+    "case_files",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("financing_id", String(40), nullable=True, index=True),
+    Column("kind", String(24), nullable=False),
+    Column("media_type", String(64), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("created_at", String(32), nullable=False),
 )
 
 # The journal. ``seq`` is queue order (assigned at commit time of the operation); ``leaf_index`` is assigned
