@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime, time
+from dataclasses import fields
+from datetime import UTC, datetime, time
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
@@ -34,36 +34,9 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
+from tierflow.services.external import ContractTerms
+
 __all__ = ["ContractTerms", "find_cjk_font", "render_contract"]
-
-
-@dataclass(frozen=True, slots=True)
-class ContractTerms:
-    """Everything the contract states; money is pre-formatted as decimal strings (``"500000.00"``)."""
-
-    contract_number: str
-    financing_id: str
-    applicant_id: str
-    applicant_name: str
-    financier_id: str
-    financier_name: str
-    obligor_id: str
-    obligor_name: str
-    voucher_id: str
-    unit_range: str  # e.g. "1-500000"
-    currency: str
-    amount: str  # face amount of the assigned units
-    discount: str
-    fee: str
-    net: str  # paid to the applicant on the value date
-    annual_rate: str  # e.g. "0.0450"
-    basis: str  # day-count basis, e.g. "ACT/360"
-    value_date: date
-    maturity: date
-    recourse: bool
-    invoice_numbers: tuple[str, ...]
-    trade_contract: str
-    generated_on: date
 
 
 # Font files tried, in order, under each system font directory (Debian package layout).

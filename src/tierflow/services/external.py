@@ -11,10 +11,13 @@ a bank's payment gateway).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
+
+from tierflow.services.payment_data import Account, CreditTransfer, NotificationEntry
 
 
 class ExternalServiceError(Exception):
@@ -85,6 +88,42 @@ class FinancingRegistry(Protocol):
     def register(self, request: RegistrationRequest) -> Registration: ...
 
 
+# --- the financing contract ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ContractTerms:
+    """Everything the contract states; money is pre-formatted as decimal strings (``"500000.00"``)."""
+
+    contract_number: str
+    financing_id: str
+    applicant_id: str
+    applicant_name: str
+    financier_id: str
+    financier_name: str
+    obligor_id: str
+    obligor_name: str
+    voucher_id: str
+    unit_range: str  # e.g. "1-500000"
+    currency: str
+    amount: str  # face amount of the assigned units
+    discount: str
+    fee: str
+    net: str  # paid to the applicant on the value date
+    annual_rate: str  # e.g. "0.0450"
+    basis: str  # day-count basis, e.g. "ACT/360"
+    value_date: date
+    maturity: date
+    recourse: bool
+    invoice_numbers: tuple[str, ...]
+    trade_contract: str
+    generated_on: date
+
+
+class ContractRenderer(Protocol):
+    def __call__(self, terms: ContractTerms) -> bytes: ...
+
+
 # --- e-signature ----------------------------------------------------------------------------------------
 
 
@@ -119,3 +158,23 @@ class PaymentStatus:
 
 class BankGateway(Protocol):
     def submit_pain001(self, xml: bytes) -> PaymentStatus: ...
+
+
+class PaymentMessages(Protocol):
+    """Builds and reads the ISO 20022 messages exchanged with banks (``tierflow.integrations.iso20022``)."""
+
+    def build_pain001(
+        self,
+        *,
+        message_id: str,
+        created_at: datetime,
+        debtor: Account,
+        payment_info_id: str,
+        requested_date: date,
+        transfers: Sequence[CreditTransfer],
+        initiating_party: str,
+    ) -> bytes: ...
+
+    def validate_pain001(self, xml: bytes) -> None: ...
+
+    def parse_camt054(self, xml: bytes) -> list[NotificationEntry]: ...
