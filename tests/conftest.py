@@ -108,9 +108,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    # Cheap password hashes: the tests sign in often; production keeps Argon2id's recommended cost.
+    # Cheap password hashes: the tests sign in often; production keeps Argon2id's recommended cost. Trade checks
+    # are recorded, not enforced: these tests exercise the ledger with placeholder document references; the
+    # trade-background tests (tests/services/test_trade_checks.py and others) enforce them on registered documents.
     return Settings(
-        database_url=database_url, data_dir=tmp_path / "var", password_hash_memory_kib=1024, password_hash_time_cost=1
+        database_url=database_url,
+        data_dir=tmp_path / "var",
+        password_hash_memory_kib=1024,
+        password_hash_time_cost=1,
+        trade_checks="record",
     )
 
 
@@ -128,6 +134,7 @@ class Chain:
     def __init__(self, platform: Platform, clock: FakeClock) -> None:
         self.p = platform
         self.clock = clock
+        self.keys: list[PartyKey] = []
         self.core = self.register("Core Co", "core_enterprise")
         self.tier1 = self.register("Tier-1 Ltd", "supplier")
         self.tier2 = self.register("Tier-2 Ltd", "supplier")
@@ -136,6 +143,7 @@ class Chain:
 
     def register(self, name: str, role: str) -> PartyKey:
         key = PartyKey.generate()
+        self.keys.append(key)
         self.p.ledger.submit(key.registration(name=name, role=role, operator_id=self.p.operator.party_id,
                                               now=self.clock))
         return key
@@ -149,6 +157,31 @@ class Chain:
             self.core, "voucher.issue", first_holder=(to or self.tier1).party_id, amount=amount, currency="CNY",
             maturity=maturity, contract_ref="PO-2026-001", invoice_refs=["INV-0001"],
         )
+
+    def disburse(self, financing_id: object, *, bank: PartyKey | None = None) -> dict[str, object]:
+        """Walk a verified financing request through review, approval, signatures and registration to
+        disbursement with the commands alone (the files' hashes are placeholders; tests of the workflow service
+        use real PDFs, signatures and payment messages)."""
+        bank = bank or self.bank
+        self.do(bank, "financing.review", financing_id=financing_id, user="maker", recommendation="approve")
+        self.do(bank, "financing.approve", financing_id=financing_id, user="checker")
+        applicant = self._applicant_of(str(financing_id))
+        self.do(applicant, "financing.sign", financing_id=financing_id, contract_number="FC-" + str(financing_id)[-8:],
+                contract_sha256="a" * 64)
+        self.do(bank, "financing.sign", financing_id=financing_id, contract_number="FC-" + str(financing_id)[-8:],
+                contract_sha256="b" * 64)
+        self.do(bank, "financing.register", financing_id=financing_id, registry_number="0" * 20)
+        return self.do(bank, "financing.fund", financing_id=financing_id, payment_message_id="MSG-" + str(financing_id)[-8:],
+                       payment_sha256="c" * 64, bank_reference="BR-1")
+
+    def _applicant_of(self, financing_id: str) -> PartyKey:
+        with self.p.uow(read_only=True) as uow:
+            financing = uow.repo.get_financing(financing_id)
+        assert financing is not None
+        for key in self.keys:
+            if key.party_id == financing.applicant:
+                return key
+        raise LookupError(financing.applicant)
 
     def offer(self, sender: PartyKey, holding_id: object, recipient: PartyKey, amount: str) -> dict[str, object]:
         return self.do(

@@ -25,9 +25,16 @@ from sqlalchemy import Engine
 from tierflow.client import PartyKey
 from tierflow.config import Settings
 from tierflow.domain.rules import Policy
+from tierflow.integrations.bank import SimulatedBank
+from tierflow.integrations.contract_pdf import render_contract
+from tierflow.integrations.esign import LocalCertificateAuthority
+from tierflow.integrations.iso20022 import Iso20022Messages
+from tierflow.integrations.registry import SimulatedRegistry
+from tierflow.integrations.tax_invoice import SimulatedTaxAuthority
 from tierflow.ledger.note import NoteSigner
 from tierflow.services.access import AccessService
 from tierflow.services.accounts import AccountService, custody_key
+from tierflow.services.financing_case import FinancingCaseService
 from tierflow.services.journal import JournalService
 from tierflow.services.ledger import Clock, LedgerService, policy_from_json, policy_to_json, utc_now
 from tierflow.services.queries import QueryService
@@ -45,6 +52,27 @@ class ConfigurationError(RuntimeError):
 
 
 @dataclass
+class OutsideServices:
+    """The outside services a financing needs. Every one here is a simulation (see ``tierflow.integrations``)
+    kept under the data directory; a deployment replaces them with adapters to the real services."""
+
+    esign: LocalCertificateAuthority
+    registry: SimulatedRegistry
+    tax: SimulatedTaxAuthority
+    bank: SimulatedBank
+
+    @classmethod
+    def simulated(cls, data_dir: Path, clock: Clock) -> OutsideServices:
+        return cls(
+            esign=LocalCertificateAuthority(data_dir / "esign", clock=clock),
+            registry=SimulatedRegistry(data_dir / "registry.jsonl", clock=clock),
+            tax=SimulatedTaxAuthority(data_dir / "tax-invoices.jsonl"),
+            # Institutions' accounts open on first use with CNY 10 billion: no real bank stands behind the demo.
+            bank=SimulatedBank(clock=clock, opening_balance_minor=10_000_000_000_00),
+        )
+
+
+@dataclass
 class Platform:
     settings: Settings
     engine: Engine
@@ -56,6 +84,8 @@ class Platform:
     accounts: AccountService
     operator: PartyKey
     clock: Clock
+    outside: OutsideServices
+    cases: FinancingCaseService
 
     def close(self) -> None:
         self.engine.dispose()
@@ -89,6 +119,7 @@ def policy_from_settings(settings: Settings) -> Policy:
         tier_limit=settings.tier_limit,
         split_limit=settings.split_limit,
         offer_ttl_hours=settings.offer_ttl_hours,
+        trade_checks=settings.trade_checks,
     )
 
 
@@ -129,6 +160,16 @@ def open_platform(
             uow, policy=policy, clock=clock, max_skew=timedelta(seconds=settings.command_max_skew_seconds)
         )
     journal = JournalService(uow, NoteSigner(settings.log_origin, SigningKey(seed)), clock=clock)
+    outside = OutsideServices.simulated(Path(settings.data_dir), clock)
+    cases = FinancingCaseService(
+        uow,
+        render_contract=render_contract,
+        esign=outside.esign,
+        registry=outside.registry,
+        bank=outside.bank,
+        messages=Iso20022Messages(),
+        clock=clock,
+    )
     return Platform(
         settings=settings,
         engine=engine,
@@ -148,6 +189,8 @@ def open_platform(
         ),
         operator=operator,
         clock=clock,
+        outside=outside,
+        cases=cases,
     )
 
 

@@ -6,6 +6,7 @@ Nothing reads the environment anywhere else; nothing opens a database at import 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +39,11 @@ class Settings(BaseSettings):
     tier_limit: int = Field(default=11, description="Deepest tier a voucher may reach.")
     split_limit: int = Field(default=500, description="Most splits of one voucher.")
     offer_ttl_hours: int = Field(default=72, description="Hours a transfer offer stays open.")
+    trade_checks: Literal["enforce", "record"] = Field(
+        default="enforce",
+        description="'enforce': a failing trade-background check refuses an issue or transfer and rejects a "
+        "financing request; 'record': verdicts are stored and shown only. Fixed in the genesis entry.",
+    )
     command_max_skew_seconds: int = Field(
         default=600, description="How far a signed command's issued_at may be from the server's clock."
     )

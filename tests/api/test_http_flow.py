@@ -42,7 +42,18 @@ def test_issue_transfer_finance_settle_and_prove(api: Api, cast: dict[str, Actor
                                        "currency": "CNY"}
     fid = fin["effects"]["financing_id"]
     assert api.get(f"/v1/financings/{fid}", bank).json()["status"] == "requested"
-    funded = api.post(f"/v1/financings/{fid}/fund", bank, "financing.fund", {"financing_id": fid}).json()
+    steps = (
+        ("review", "financing.review", bank, {"user": "li.maker", "recommendation": "approve"}),
+        ("approve", "financing.approve", bank, {"user": "wang.checker"}),
+        ("sign", "financing.sign", t2, {"contract_number": "FC-1", "contract_sha256": "a" * 64}),
+        ("sign", "financing.sign", bank, {"contract_number": "FC-1", "contract_sha256": "b" * 64}),
+        ("register", "financing.register", bank, {"registry_number": "00000001202611260001"}),
+    )
+    for action, kind, who, body in steps:
+        api.post(f"/v1/financings/{fid}/{action}", who, kind, {"financing_id": fid, **body})
+    funded = api.post(f"/v1/financings/{fid}/fund", bank, "financing.fund", {
+        "financing_id": fid, "payment_message_id": "PAIN-1", "payment_sha256": "c" * 64,
+        "bank_reference": "BK-1"}).json()
     bank_holding = api.get(f"/v1/holdings/{funded['effects']['holding_id']}", bank).json()
     assert bank_holding["tier"] == 2 and bank_holding["holder"] == bank.id
 

@@ -427,7 +427,7 @@ def test_outcomes_combine_to_the_worst() -> None:
 
 def test_rules_are_named_versioned_and_explained() -> None:
     assert DEFAULT_RULESET.versions == (
-        "uscc-check-digit@1",
+        "uscc-check-digit@2",
         "invoice-format@1",
         "invoice-parties@1",
         "invoice-date@1",

@@ -736,7 +736,9 @@ def test_platform_receipt_in_the_portal_form(
 
     tmp = tmp_path_factory.mktemp("platform")
     clock = FakeClock()
-    platform = open_platform(Settings(database_url=f"sqlite:///{tmp / 't.db'}", data_dir=tmp / "var"), clock=clock)
+    platform = open_platform(
+        Settings(database_url=f"sqlite:///{tmp / 't.db'}", data_dir=tmp / "var", trade_checks="record"), clock=clock
+    )
     try:
         chain = Chain(platform, clock)
         maturity = (clock.now + timedelta(days=90)).date().isoformat()

@@ -154,10 +154,13 @@ def test_only_the_financier_asked_can_fund(chain: Chain, held: str) -> None:
 
     refused(chain, "wrong_role", request(chain.tier2))
     financing = request(chain.bank)()["financing_id"]
-    refused(chain, "not_authorised", lambda: chain.do(chain.tier1, "financing.fund", financing_id=financing))
-    refused(chain, "not_found", lambda: chain.do(chain.tier2, "financing.fund", financing_id=financing))
-    chain.do(chain.bank, "financing.fund", financing_id=financing)
-    refused(chain, "invalid_transition", lambda: chain.do(chain.bank, "financing.fund", financing_id=financing))
+    paid = {"payment_message_id": "M-1", "payment_sha256": "c" * 64, "bank_reference": "B-1"}
+    refused(chain, "not_authorised", lambda: chain.do(chain.tier1, "financing.fund", financing_id=financing, **paid))
+    refused(chain, "not_found", lambda: chain.do(chain.tier2, "financing.fund", financing_id=financing, **paid))
+    # Not yet reviewed, approved, signed and registered: the money cannot go out.
+    refused(chain, "invalid_transition", lambda: chain.do(chain.bank, "financing.fund", financing_id=financing, **paid))
+    chain.disburse(financing)
+    refused(chain, "invalid_transition", lambda: chain.do(chain.bank, "financing.fund", financing_id=financing, **paid))
 
 
 def test_a_forged_signature_is_refused(chain: Chain) -> None:

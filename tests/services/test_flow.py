@@ -64,7 +64,7 @@ def test_bank_discounts_90_days_at_365_percent_act_360(chain: Chain) -> None:
     # 1,000,000.00 x 3.65% x 90 / 360 = 9,125.00 discount; net = 1,000,000.00 - 9,125.00 - 100.00.
     assert asked["quote"] == {"days": 90, "discount": "9125.00", "fee": "100.00", "net": "990775.00", "currency": "CNY"}
     chain.clock.advance(days=10)  # funded ten days later: re-priced for 80 days
-    funded = chain.do(chain.bank, "financing.fund", financing_id=asked["financing_id"])
+    funded = chain.disburse(asked["financing_id"])
     assert funded["quote"]["days"] == 80 and funded["quote"]["discount"] == "8111.11"
     held = chain.p.queries.holding(party(chain, chain.bank.party_id), str(funded["holding_id"]))
     assert held["tier"] == 1  # a sale to a financier does not add a tier

@@ -83,7 +83,7 @@ def world(chain: Chain) -> World:
     declined = _finance(chain, chain.tier3, _s(t3["holding_id"]), bank2, "150.00")
     chain.do(bank2, "financing.decline", financing_id=declined, reason="too far down the chain")
     fin_a = _finance(chain, chain.tier1, _s(to_t2["change_holding_id"]), chain.bank, "200.00")
-    chain.do(chain.bank, "financing.fund", financing_id=fin_a)
+    chain.disburse(fin_a)
     # Voucher B: an offer left pending, a financing left waiting for the bank.
     b = chain.issue("500.00", days=90)
     to_t2_b = chain.offer(chain.tier1, b["holding_id"], chain.tier2, "100.00")
@@ -101,7 +101,7 @@ def world(chain: Chain) -> World:
         invoice_refs=["INV-9"],
     )
     fin_c = _finance(chain, chain.tier1, _s(c["holding_id"]), bank2, "100.00")
-    chain.do(bank2, "financing.fund", financing_id=fin_c)
+    chain.disburse(fin_c, bank=bank2)
     # A's maturity: 800.00 of 1,000.00 paid.
     chain.clock.advance(days=30)
     chain.do(chain.core, "voucher.settle", voucher_id=a["voucher_id"], amount="800.00", currency="CNY")

@@ -54,7 +54,7 @@ def run_realistic_flow(chain: Chain, clock: FakeClock) -> None:
 
     f1 = finance(chain.tier1, h1, "200000.00")
     clock.advance(days=1)
-    chain.do(chain.bank, "financing.fund", financing_id=f1["financing_id"])
+    chain.disburse(f1["financing_id"])
     f2 = finance(chain.tier2, t2, "50000.00")
     declined = chain.do(chain.bank, "financing.decline", financing_id=f2["financing_id"], reason="limit")
     t2 = effects(declined, "holding_id")
@@ -98,7 +98,8 @@ def test_replaying_the_journal_rebuilds_the_same_projections(
         kinds = {r.kind for r in conn.execute(select(t.events.c.kind))}
     assert kinds == {
         "party.register", "voucher.issue", "voucher.settle", "transfer.offer", "transfer.accept",
-        "transfer.reject", "transfer.expire", "financing.request", "financing.fund", "financing.decline",
+        "transfer.reject", "transfer.expire", "financing.request", "financing.review", "financing.approve",
+        "financing.sign", "financing.register", "financing.fund", "financing.decline",
         "financing.cancel", "holding.freeze", "freeze.release",
     }
     replays_identically(chain.p.engine)

@@ -47,8 +47,8 @@ class ServiceMachine(RuleBasedStateMachine):
         url = f"sqlite:///{self.dir / 'db.sqlite'}"
         engine = make_engine(url)
         event.listen(engine, "connect", _no_fsync)  # a throwaway database: durability is not under test
-        self.platform = open_platform(Settings(database_url=url, data_dir=self.dir / "var"), clock=self.clock,
-                                      engine=engine)
+        settings = Settings(database_url=url, data_dir=self.dir / "var", trade_checks="record")
+        self.platform = open_platform(settings, clock=self.clock, engine=engine)
         self.chain = Chain(self.platform, self.clock)
         c = self.chain
         self.suppliers = [c.tier1, c.tier2, c.tier3]
@@ -212,8 +212,30 @@ class ServiceMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def fund(self, data: st.DataObject) -> None:
         financing = self._financing(data)
-        if financing is not None:
-            self.attempt(self.actor(data, financing.financier_id), "financing.fund", financing_id=financing.id)
+        if financing is None:
+            return
+        who = self.actor(data, financing.financier_id)
+        if who.party_id == financing.financier_id:
+            self.prepare_disbursement(financing)
+        self.attempt(who, "financing.fund", financing_id=financing.id, payment_message_id="M-" + financing.id[-8:],
+                     payment_sha256="c" * 64, bank_reference="B-1")
+
+    def prepare_disbursement(self, financing: Any) -> None:
+        """Review, approval, both signatures and registration: the case's steps before the money goes out."""
+        with self.platform.engine.connect() as conn:
+            stage = conn.execute(select(t.financing_cases.c.stage).where(
+                t.financing_cases.c.financing_id == financing.id)).scalar_one()
+        if stage != "verified":
+            return
+        bank, applicant = self.by_id[financing.financier_id], self.by_id[financing.applicant_id]
+        number = "FC-" + financing.id[-8:]
+        self.chain.do(bank, "financing.review", financing_id=financing.id, user="maker", recommendation="approve")
+        self.chain.do(bank, "financing.approve", financing_id=financing.id, user="checker")
+        self.chain.do(applicant, "financing.sign", financing_id=financing.id, contract_number=number,
+                      contract_sha256="a" * 64)
+        self.chain.do(bank, "financing.sign", financing_id=financing.id, contract_number=number,
+                      contract_sha256="b" * 64)
+        self.chain.do(bank, "financing.register", financing_id=financing.id, registry_number="0" * 20)
 
     @precondition(lambda self: self.has_requested())
     @rule(data=st.data())

@@ -313,9 +313,16 @@ _add_actions(
     "financings",
     "financing_id",
     (
-        ("fund", "financing.fund", "The institution approves and funds: the units move to it, same tier"),
+        ("review", "financing.review", "The institution's maker recommends approving or declining"),
+        ("approve", "financing.approve", "A second person of the institution (the checker) approves"),
+        ("sign", "financing.sign", "Record a PAdES signature on the contract: applicant first, then institution"),
+        ("register", "financing.register", "Record the registry's registration number of the assignment"),
+        ("fund", "financing.fund", "Disbursed: the bank took the pain.001 payment; the units move to the institution"),
         ("decline", "financing.decline", "The institution declines: the units are released to the applicant"),
         ("cancel", "financing.cancel", "The applicant withdraws its request"),
+        ("repay", "financing.repay", "Record a repayment reconciled from the bank's camt.054 notification"),
+        ("overdue", "financing.overdue", "Past maturity with money owed: the case goes overdue"),
+        ("recourse", "financing.recourse", "With recourse in the terms, turn to the applicant for what is unpaid"),
     ),
 )
 

@@ -39,6 +39,9 @@ DEFAULT_MAX_FACE_MINOR: Mapping[str, int] = MappingProxyType(
 )
 
 
+TRADE_CHECK_MODES = ("enforce", "record")
+
+
 def _default_max_face() -> Mapping[str, int]:
     return DEFAULT_MAX_FACE_MINOR
 
@@ -53,6 +56,17 @@ class Policy:
     warn_tenor_months: int = 6
     max_face_minor: Mapping[str, int] = field(default_factory=_default_max_face)
     offer_ttl_hours: int = 72
+    # "enforce": a failing trade-background verdict refuses an issue or transfer and rejects a financing request;
+    # "record": the verdict is stored and shown, nothing is refused (for a platform migrating its history).
+    trade_checks: str = "enforce"
+
+    def __post_init__(self) -> None:
+        if self.trade_checks not in TRADE_CHECK_MODES:
+            raise ValueError(f"trade_checks must be one of {', '.join(TRADE_CHECK_MODES)}; got {self.trade_checks!r}")
+
+    @property
+    def enforces_trade_checks(self) -> bool:
+        return self.trade_checks == "enforce"
 
 
 def add_months(d: date, n: int) -> date:

@@ -356,8 +356,9 @@ def _day(d: date) -> str:
 
 def _uscc_check_digits(facts: Facts) -> Finding:
     fails: list[str] = []
-    hop = facts.hop
-    for role, party in (("transferor", hop.from_party), ("transferee", hop.to_party)):
+    # The trading parties: for a financing, those of the trade behind it (an institution issues no invoices).
+    trade = facts.hop.trade
+    for role, party in (("transferor", trade.from_party), ("transferee", trade.to_party)):
         problem = uscc_problem(party.uscc)
         if problem is not None:
             fails.append(f"{role} {party.id}'s registered USCC is invalid: {problem}")
@@ -604,7 +605,7 @@ def _financing_backing(facts: Facts) -> Finding:
 
 
 USCC_CHECK_DIGIT = Rule(
-    "uscc-check-digit", 1, "The parties' and invoices' USCCs must pass GB 32100-2015.", _uscc_check_digits
+    "uscc-check-digit", 2, "The parties' and invoices' USCCs must pass GB 32100-2015.", _uscc_check_digits
 )
 INVOICE_FORMAT = Rule(
     "invoice-format", 1, "Each claimed invoice must be a supplied 20-digit e-invoice of its year.", _invoice_format

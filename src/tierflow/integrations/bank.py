@@ -34,8 +34,18 @@ class _Ledger:
 class SimulatedBank:
     """In-memory stand-in for a bank's payment gateway; see the module docstring for what it checks."""
 
-    def __init__(self, *, reference_prefix: str = "SIMB", clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        reference_prefix: str = "SIMB",
+        clock: Callable[[], datetime] | None = None,
+        opening_balance_minor: int | None = None,
+    ) -> None:
+        """``opening_balance_minor``: a convenience of the simulation for a platform run without a bank behind it:
+        a debtor account the bank has not seen is opened with this balance (in the message's currency) on its
+        first payment. None (the default) keeps the strict behaviour: unknown debtor accounts are refused."""
         self._prefix = reference_prefix
+        self._opening_balance = opening_balance_minor
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
         self._ledgers: dict[str, _Ledger] = {}
@@ -82,6 +92,9 @@ class SimulatedBank:
             if message_id in self._accepted:
                 return refuse(f"duplicate message id {message_id!r} (already accepted as {self._accepted[message_id]})")
             debtor = self._ledgers.get(order.debtor.number)
+            if debtor is None and self._opening_balance is not None and order.transfers:
+                currency = order.transfers[0].currency
+                debtor = self._ledgers[order.debtor.number] = _Ledger(order.debtor, currency, self._opening_balance)
             if debtor is None or debtor.account.bank_code != order.debtor.bank_code:
                 return refuse(f"the bank holds no debtor account {order.debtor.number!r}")
             foreign = sorted({t.currency for t in order.transfers} - {debtor.currency})

@@ -36,11 +36,24 @@ KINDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "transfer.expire": (frozenset({"offer_id"}), frozenset()),
     "financing.request": (
         frozenset({"holding_id", "financier", "amount", "currency", "annual_rate"}),
-        frozenset({"basis", "fee"}),
+        frozenset({"basis", "fee", "recourse", "contract_ref", "invoice_refs"}),
     ),
-    "financing.fund": (frozenset({"financing_id"}), frozenset()),
-    "financing.decline": (frozenset({"financing_id"}), frozenset({"reason"})),
+    "financing.review": (frozenset({"financing_id", "user", "recommendation"}), frozenset({"note"})),
+    "financing.approve": (frozenset({"financing_id", "user"}), frozenset({"note"})),
+    "financing.sign": (frozenset({"financing_id", "contract_number", "contract_sha256"}), frozenset({"user"})),
+    "financing.register": (frozenset({"financing_id", "registry_number"}), frozenset({"user"})),
+    "financing.fund": (
+        frozenset({"financing_id", "payment_message_id", "payment_sha256", "bank_reference"}),
+        frozenset({"user"}),
+    ),
+    "financing.decline": (frozenset({"financing_id"}), frozenset({"reason", "user"})),
     "financing.cancel": (frozenset({"financing_id"}), frozenset()),
+    "financing.repay": (
+        frozenset({"financing_id", "entry_ref", "amount", "currency", "booking_date"}),
+        frozenset({"payer"}),
+    ),
+    "financing.overdue": (frozenset({"financing_id"}), frozenset()),
+    "financing.recourse": (frozenset({"financing_id"}), frozenset({"user", "note"})),
     "holding.freeze": (frozenset({"holding_id", "start_unit", "end_unit", "reason"}), frozenset()),
     "freeze.release": (frozenset({"freeze_id"}), frozenset()),
     "voucher.settle": (frozenset({"voucher_id", "amount", "currency"}), frozenset()),
@@ -160,6 +173,20 @@ def business_date(body: Mapping[str, Any], field: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise InvalidCommand(f"'{field}' is not a date (YYYY-MM-DD): {value!r}.", field=field) from None
+
+
+def optional_bool(body: Mapping[str, Any], field: str, *, default: bool) -> bool:
+    value = body.get(field, default)
+    if not isinstance(value, bool):
+        raise InvalidCommand(f"'{field}' must be true or false.", field=field)
+    return value
+
+
+def sha256_hex(body: Mapping[str, Any], field: str) -> str:
+    value = body.get(field)
+    if not isinstance(value, str) or len(value) != 64 or any(ch not in "0123456789abcdef" for ch in value):
+        raise InvalidCommand(f"'{field}' must be a SHA-256 digest in lower-case hex (64 characters).", field=field)
+    return value
 
 
 def integer(body: Mapping[str, Any], field: str) -> int:

@@ -107,6 +107,13 @@ class RepaymentUnmatched(DomainError):
     kind = ErrorKind.UNPROCESSABLE
 
 
+class RepaymentRecorded(DomainError):
+    """This bank entry was already reconciled to a financing (a notification imported twice)."""
+
+    code = "repayment_already_recorded"
+    kind = ErrorKind.CONFLICT
+
+
 SERVICE_ERRORS: tuple[type[DomainError], ...] = (
     InvalidCommand,
     UnknownKind,
@@ -126,4 +133,5 @@ SERVICE_ERRORS: tuple[type[DomainError], ...] = (
     TradeCheckFailed,
     ExternalRefusal,
     RepaymentUnmatched,
+    RepaymentRecorded,
 )

@@ -12,127 +12,47 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
-from typing import Any
 
 from tierflow.domain import operations as ops
 from tierflow.domain.documents import VatInvoice, content_hash
 from tierflow.domain.errors import (
-    CurrencyMismatch,
     InvalidTransition,
     NotAuthorised,
     NotMatured,
     OfferExpired,
-    WrongRole,
 )
+from tierflow.domain.financing_case import Stage
 from tierflow.domain.model import (
-    Financing,
     FinancingStatus,
-    Holding,
     HoldingStatus,
     Offer,
     OfferStatus,
     Party,
     Role,
-    Voucher,
     VoucherStatus,
 )
 from tierflow.domain.money import Money
-from tierflow.domain.pricing import DayCount, quote
-from tierflow.domain.rules import Policy
 from tierflow.domain.units import UnitRange
+from tierflow.domain.verification import Hop, HopKind
 from tierflow.services import commands as c
+from tierflow.services import trade_checks as tc
+from tierflow.services.context import Context, Handler, Result
+from tierflow.services.context import holding_and_voucher as _holding_and_voucher
+from tierflow.services.context import ids_of as _ids
+from tierflow.services.context import load_party as _party
+from tierflow.services.context import locked_voucher as _voucher
+from tierflow.services.context import same_currency as _same_currency
+from tierflow.services.context import store_outcome as _store
 from tierflow.services.documents import build_document, check_type, document_fields
-from tierflow.services.errors import DocumentExists, InvalidCommand, NotFound, UnknownParty, UsccConflict
-from tierflow.services.ids import IdFactory, party_id_for
+from tierflow.services.errors import (
+    DocumentExists,
+    InvalidCommand,
+    NotFound,
+    UsccConflict,
+)
+from tierflow.services.financing_handlers import FINANCING_HANDLERS, close_case
+from tierflow.services.ids import party_id_for
 from tierflow.services.ports import DocumentRecord, FreezeRecord, Repository, SettlementRecord
-
-
-@dataclass(slots=True)
-class Context:
-    repo: Repository
-    actor_id: str
-    actor: Party | None  # None only while registering the genesis operator
-    body: Mapping[str, Any]
-    at: datetime
-    event_id: str
-    ids: IdFactory
-    policy: Policy
-    offer_ttl: timedelta
-
-    @property
-    def today(self) -> date:
-        return self.at.date()
-
-    def require_actor(self) -> Party:
-        if self.actor is None:
-            raise UnknownParty("The acting party is not registered.", party=self.actor_id)
-        return self.actor
-
-
-@dataclass(slots=True)
-class Result:
-    effects: dict[str, Any]
-    concerns: set[str] = field(default_factory=set)
-    warnings: list[str] = field(default_factory=list)
-
-
-Handler = Callable[[Context], Result]
-
-
-def _party(repo: Repository, party_id: object, field_name: str) -> Party:
-    if not isinstance(party_id, str):
-        raise InvalidCommand(f"'{field_name}' must be a party id.", field=field_name)
-    party = repo.get_party(party_id)
-    if party is None:
-        raise UnknownParty(f"No party {party_id!r} is registered.", party=party_id, field=field_name)
-    return party
-
-
-def _voucher(repo: Repository, voucher_id: str) -> Voucher:
-    voucher = repo.get_voucher(voucher_id, for_update=True)
-    if voucher is None:
-        raise NotFound(f"No voucher {voucher_id!r}.", voucher_id=voucher_id)
-    return voucher
-
-
-def _holding_and_voucher(ctx: Context) -> tuple[Voucher, Holding]:
-    holding_id = c.text(ctx.body, "holding_id")
-    unlocked = ctx.repo.get_holding(holding_id)
-    if unlocked is None or (unlocked.holder != ctx.actor_id and ctx.require_actor().role is not Role.OPERATOR):
-        # Unknown and foreign holdings look the same, so ids cannot be probed.
-        raise NotFound(f"No holding {holding_id!r} of yours.", holding_id=holding_id)
-    voucher = _voucher(ctx.repo, unlocked.voucher_id)
-    if not ctx.repo.row_locks:  # one writer at a time (SQLite): the first read is already current
-        return voucher, unlocked
-    holding = ctx.repo.get_holding(holding_id, for_update=True)
-    assert holding is not None
-    return voucher, holding
-
-
-def _same_currency(amount: Money, voucher: Voucher) -> None:
-    if amount.currency != voucher.currency:
-        raise CurrencyMismatch(
-            f"The voucher is in {voucher.currency}; the amount is in {amount.currency}.",
-            expected=voucher.currency,
-            got=amount.currency,
-        )
-
-
-def _store(ctx: Context, outcome: ops.Outcome, voucher_before: Voucher | None = None) -> None:
-    ctx.repo.supersede(outcome.superseded, ctx.event_id)
-    ctx.repo.add_holdings(outcome.created, ctx.event_id)
-    for holding in outcome.updated:
-        ctx.repo.set_holding_status(holding, ctx.event_id)
-    if outcome.voucher is not None and outcome.voucher != voucher_before:
-        ctx.repo.update_voucher(outcome.voucher)
-
-
-def _ids(holdings: tuple[Holding, ...]) -> list[str]:
-    return [h.id for h in holdings]
-
 
 # --- parties -------------------------------------------------------------------------------------------
 
@@ -191,10 +111,14 @@ def issue_voucher(ctx: Context) -> Result:
         obligor_has_overdue=ctx.repo.obligor_has_overdue(obligor.id, ctx.today),
         new_id=ctx.ids.holding_ids,
     )
+    hop = tc.issue_hop(result.voucher, tc.party_facts(ctx.repo, obligor), tc.party_facts(ctx.repo, first_holder))
+    checked = tc.check_hop(ctx.repo, hop, obligor_id=obligor.id, today=ctx.today, verification_id=ctx.ids.one("vrf"))
+    tc.refuse_if_enforced(checked, enforce=ctx.policy.enforces_trade_checks)
     ctx.repo.add_voucher(result.voucher, ctx.event_id)
     ctx.repo.add_holdings((result.holding,), ctx.event_id)
+    tc.store(ctx.repo, checked, ctx.event_id)
     return Result(
-        {"voucher_id": result.voucher.id, "holding_id": result.holding.id},
+        {"voucher_id": result.voucher.id, "holding_id": result.holding.id, "trade_check": checked.summary()},
         {obligor.id, first_holder.id},
         list(result.warnings),
     )
@@ -223,6 +147,7 @@ def settle_voucher(ctx: Context) -> Result:
         _store(ctx, outcome, voucher)
         holdings.update({h.id: h for h in outcome.created})
         ctx.repo.update_offer(offer.with_status(OfferStatus.EXPIRED), ctx.event_id)
+        ctx.repo.release_invoice_uses(offer.id, ctx.event_id)
         unwound["expired_offers"].append(offer.id)
         concerns.update({offer.sender, offer.recipient})
     for financing in ctx.repo.requested_financings(voucher.id):
@@ -231,6 +156,7 @@ def settle_voucher(ctx: Context) -> Result:
         ctx.repo.set_holding_status(released, ctx.event_id)
         holdings[released.id] = released
         ctx.repo.update_financing(financing.with_status(FinancingStatus.CANCELLED), ctx.event_id, None)
+        close_case(ctx, financing.id, Stage.CANCELLED, note="the voucher matured before the financing was paid out")
         unwound["cancelled_financings"].append(financing.id)
         concerns.update({financing.applicant, financing.financier})
     payable = sorted(
@@ -309,7 +235,26 @@ def offer_transfer(ctx: Context) -> Result:
         expires_at=ctx.at + ctx.offer_ttl,
         status=OfferStatus.PENDING,
     )
+    sender = ctx.require_actor()
+    hop = Hop(
+        id=offer.id,
+        kind=HopKind.TRANSFER,
+        voucher_id=voucher.id,
+        from_party=tc.party_facts(ctx.repo, sender),
+        to_party=tc.party_facts(ctx.repo, recipient),
+        hop_date=ctx.today,
+        maturity=voucher.maturity,
+        amount_minor=amount.minor,
+        currency=amount.currency,
+        invoice_numbers=invoice_refs,
+        contract_number=trade_ref,
+    )
+    checked = tc.check_hop(
+        ctx.repo, hop, obligor_id=voucher.obligor, today=ctx.today, verification_id=ctx.ids.one("vrf")
+    )
+    tc.refuse_if_enforced(checked, enforce=ctx.policy.enforces_trade_checks)
     ctx.repo.add_offer(offer, ctx.event_id)
+    tc.store(ctx.repo, checked, ctx.event_id)
     change = [h.id for h in outcome.created if h.status is HoldingStatus.LIVE]
     return Result(
         {
@@ -317,6 +262,7 @@ def offer_transfer(ctx: Context) -> Result:
             "offered_holding_id": offered.id,
             "change_holding_id": change[0] if change else None,
             "expires_at": offer.expires_at.isoformat().replace("+00:00", "Z"),
+            "trade_check": checked.summary(),
         },
         {ctx.actor_id, recipient.id, voucher.obligor},
     )
@@ -359,6 +305,7 @@ def _return(ctx: Context, offer: Offer, status: OfferStatus) -> Result:
     outcome = ops.return_offer(part, source, new_id=ctx.ids.holding_ids)
     _store(ctx, outcome, voucher)
     ctx.repo.update_offer(ended, ctx.event_id)
+    ctx.repo.release_invoice_uses(offer.id, ctx.event_id)
     return Result(
         {"offer_id": offer.id, "returned_holding_id": outcome.created[0].id},
         {offer.sender, offer.recipient},
@@ -380,165 +327,6 @@ def expire_transfer(ctx: Context) -> Result:
     if offer.status is OfferStatus.PENDING and ctx.at < offer.expires_at:
         raise InvalidCommand("The offer has not expired yet.", expires_at=offer.expires_at.isoformat())
     return _return(ctx, offer, OfferStatus.EXPIRED)
-
-
-# --- financing -----------------------------------------------------------------------------------------
-
-
-def _basis(body: Mapping[str, Any]) -> DayCount:
-    value = body.get("basis", DayCount.ACT_360.value)
-    try:
-        return DayCount(value)
-    except ValueError:
-        raise InvalidCommand(
-            "'basis' must be one of " + ", ".join(d.value for d in DayCount) + ".", field="basis"
-        ) from None
-
-
-def request_financing(ctx: Context) -> Result:
-    voucher, holding = _holding_and_voucher(ctx)
-    financier = _party(ctx.repo, ctx.body.get("financier"), "financier")
-    if financier.role is not Role.FINANCIER:
-        raise WrongRole("Financing is requested from a financial institution.", party=financier.id)
-    amount = c.money(ctx.body)
-    _same_currency(amount, voucher)
-    fee = c.money(ctx.body, "fee") if "fee" in ctx.body else Money(0, amount.currency)
-    annual_rate = c.rate(ctx.body, "annual_rate")
-    basis = _basis(ctx.body)
-    priced = quote(
-        amount,
-        annual_rate=annual_rate,
-        value_date=ctx.today,
-        maturity=voucher.maturity,
-        basis=basis,
-        fee_minor=fee.minor,
-    )
-    outcome = ops.encumber(
-        voucher,
-        holding,
-        actor=ctx.actor_id,
-        units=amount.minor,
-        today=ctx.today,
-        policy=ctx.policy,
-        new_id=ctx.ids.holding_ids,
-    )
-    _store(ctx, outcome, voucher)
-    part = next(h for h in outcome.created if h.status is HoldingStatus.ENCUMBERED)
-    financing = Financing(
-        id=ctx.ids.one("fin"),
-        voucher_id=voucher.id,
-        holding_id=part.id,
-        applicant=ctx.actor_id,
-        financier=financier.id,
-        amount_minor=amount.minor,
-        currency=amount.currency,
-        annual_rate=annual_rate,
-        basis=basis,
-        value_date=ctx.today,
-        maturity=voucher.maturity,
-        discount_minor=priced.discount.minor,
-        fee_minor=priced.fee.minor,
-        net_minor=priced.net.minor,
-        status=FinancingStatus.REQUESTED,
-    )
-    ctx.repo.add_financing(financing, ctx.event_id)
-    return Result(
-        {
-            "financing_id": financing.id,
-            "encumbered_holding_id": part.id,
-            "quote": _quote_json(priced, amount.currency),
-        },
-        {ctx.actor_id, financier.id, voucher.obligor},
-    )
-
-
-def _quote_json(priced: Any, currency: str) -> dict[str, Any]:
-    return {
-        "days": priced.days,
-        "discount": priced.discount.to_str(),
-        "fee": priced.fee.to_str(),
-        "net": priced.net.to_str(),
-        "currency": currency,
-    }
-
-
-def _financing(ctx: Context) -> Financing:
-    financing_id = c.text(ctx.body, "financing_id")
-    financing = ctx.repo.get_financing(financing_id)
-    if financing is None or ctx.actor_id not in (financing.applicant, financing.financier):
-        raise NotFound(f"No financing {financing_id!r} for you.", financing_id=financing_id)
-    _voucher(ctx.repo, financing.voucher_id)  # lock order: voucher first
-    locked = ctx.repo.get_financing(financing_id, for_update=True)
-    assert locked is not None
-    return locked
-
-
-def fund_financing(ctx: Context) -> Result:
-    financing = _financing(ctx)
-    if financing.financier != ctx.actor_id:
-        raise NotAuthorised("Only the financial institution asked can fund this financing.")
-    funded = financing.with_status(FinancingStatus.FUNDED)
-    part = ctx.repo.get_holding(financing.holding_id, for_update=True)
-    assert part is not None
-    priced = quote(
-        Money(financing.amount_minor, financing.currency),
-        annual_rate=financing.annual_rate,
-        value_date=ctx.today,
-        maturity=financing.maturity,
-        basis=financing.basis,
-        fee_minor=financing.fee_minor,
-    )
-    outcome = ops.fund(part, financier=ctx.require_actor(), new_id=ctx.ids.holding_ids)
-    ctx.repo.supersede(outcome.superseded, ctx.event_id)
-    ctx.repo.add_holdings(outcome.created, ctx.event_id)
-    funded = _replace_price(funded, ctx.today, priced)
-    ctx.repo.update_financing(funded, ctx.event_id, outcome.created[0].id)
-    return Result(
-        {
-            "financing_id": financing.id,
-            "holding_id": outcome.created[0].id,
-            "quote": _quote_json(priced, financing.currency),
-        },
-        {financing.applicant, financing.financier},
-    )
-
-
-def _replace_price(financing: Financing, value_date: date, priced: Any) -> Financing:
-    return replace(
-        financing,
-        value_date=value_date,
-        discount_minor=priced.discount.minor,
-        fee_minor=priced.fee.minor,
-        net_minor=priced.net.minor,
-    )
-
-
-def _end_financing(ctx: Context, status: FinancingStatus, who: str) -> Result:
-    financing = _financing(ctx)
-    if who != ctx.actor_id:
-        raise NotAuthorised(
-            f"Only the {'financier' if status is FinancingStatus.DECLINED else 'applicant'} can do this."
-        )
-    ended = financing.with_status(status)
-    part = ctx.repo.get_holding(financing.holding_id, for_update=True)
-    assert part is not None
-    released = ops.release_encumbrance(part)
-    ctx.repo.set_holding_status(released, ctx.event_id)
-    ctx.repo.update_financing(ended, ctx.event_id, None)
-    return Result({"financing_id": financing.id, "holding_id": released.id}, {financing.applicant, financing.financier})
-
-
-def decline_financing(ctx: Context) -> Result:
-    c.optional_text(ctx.body, "reason")
-    financing_id = c.text(ctx.body, "financing_id")
-    found = ctx.repo.get_financing(financing_id)
-    return _end_financing(ctx, FinancingStatus.DECLINED, found.financier if found else "")
-
-
-def cancel_financing(ctx: Context) -> Result:
-    financing_id = c.text(ctx.body, "financing_id")
-    found = ctx.repo.get_financing(financing_id)
-    return _end_financing(ctx, FinancingStatus.CANCELLED, found.applicant if found else "")
 
 
 # --- disputes ------------------------------------------------------------------------------------------
@@ -683,10 +471,7 @@ HANDLERS: dict[str, Handler] = {
     "transfer.accept": accept_transfer,
     "transfer.reject": reject_transfer,
     "transfer.expire": expire_transfer,
-    "financing.request": request_financing,
-    "financing.fund": fund_financing,
-    "financing.decline": decline_financing,
-    "financing.cancel": cancel_financing,
+    **FINANCING_HANDLERS,
     "holding.freeze": freeze_holding,
     "freeze.release": release_freeze,
     "document.register": register_document,

@@ -30,6 +30,7 @@ from tierflow.ledger.envelope import (
     verify_canonical_command,
 )
 from tierflow.services.commands import SignedCommand, check_envelope
+from tierflow.services.context import Context
 from tierflow.services.errors import (
     ActorMismatch,
     BadSignature,
@@ -39,7 +40,7 @@ from tierflow.services.errors import (
     StaleCommand,
     UnknownParty,
 )
-from tierflow.services.handlers import HANDLERS, Context
+from tierflow.services.handlers import HANDLERS
 from tierflow.services.ids import IdFactory, new_event_id
 from tierflow.services.ports import EventRecord, Repository, StoredAnswer, UnitOfWork, UnitOfWorkFactory
 
@@ -106,6 +107,8 @@ def policy_from_json(data: Mapping[str, Any]) -> Policy:
         warn_tenor_months=int(data["warn_tenor_months"]),
         max_face_minor={str(k): int(v) for k, v in dict(data["max_face_minor"]).items()},
         offer_ttl_hours=int(data["offer_ttl_hours"]),
+        # Journals begun before trade checks existed never refused on them: they replay in "record" mode.
+        trade_checks=str(data.get("trade_checks", "record")),
     )
 
 
@@ -117,6 +120,7 @@ def policy_to_json(policy: Policy) -> dict[str, Any]:
         "warn_tenor_months": policy.warn_tenor_months,
         "max_face_minor": dict(policy.max_face_minor),
         "offer_ttl_hours": policy.offer_ttl_hours,
+        "trade_checks": policy.trade_checks,
     }
 
 

@@ -71,6 +71,80 @@ class DocumentRecord:
     source: str
 
 
+@dataclass(frozen=True, slots=True)
+class VerificationRecord:
+    """A stored verdict: ``results`` is the JSON list of rule results, ``documents`` the claimed documents'
+    ``{type, number, content_hash}`` as JSON."""
+
+    id: str
+    subject_kind: str  # issue | transfer | financing
+    subject_id: str  # voucher, offer or financing id
+    voucher_id: str
+    outcome: str
+    ruleset: str
+    results: str
+    documents: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceUseRecord:
+    invoice_number: str
+    use_id: str
+    kind: str  # issue | transfer | financing
+    amount_minor: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecord:
+    """The financing case's current state (``tierflow.domain.financing_case``)."""
+
+    financing_id: str
+    stage: str
+    recourse: bool
+    verification_id: str | None = None
+    maker: str | None = None
+    recommendation: str | None = None
+    checker: str | None = None
+    contract_number: str | None = None
+    contract_sha256: str | None = None
+    registry_number: str | None = None
+    payment_message_id: str | None = None
+    payment_sha256: str | None = None
+    bank_reference: str | None = None
+    repaid_minor: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CaseStep:
+    financing_id: str
+    stage: str
+    actor_id: str
+    user_name: str | None
+    note: str | None
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class RepaymentRecord:
+    entry_ref: str
+    financing_id: str
+    amount_minor: int
+    currency: str
+    booking_date: date
+    payer: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFile:
+    sha256: str
+    financing_id: str | None
+    kind: str
+    media_type: str
+    content: bytes
+    created_at: str
+
+
 class Repository(Protocol):
     @property
     def row_locks(self) -> bool:
@@ -121,6 +195,51 @@ class Repository(Protocol):
     def party_usccs(self, party_ids: Sequence[str]) -> list[tuple[str, str]]:
         """``(party id, uscc)`` pairs recorded by registered invoices for any of ``party_ids``."""
         ...
+
+    def documents_by_number(self, doc_type: str, numbers: Sequence[str]) -> list[DocumentRecord]: ...
+
+    # trade verification
+    def add_verification(self, record: VerificationRecord, event_id: str) -> None: ...
+    def verification(self, verification_id: str) -> VerificationRecord | None: ...
+    def verifications_of(self, subject_id: str) -> list[VerificationRecord]: ...
+    def invoice_uses(self, numbers: Sequence[str]) -> list[InvoiceUseRecord]:
+        """The unreleased uses of any of ``numbers``."""
+        ...
+
+    def add_invoice_uses(self, uses: Sequence[InvoiceUseRecord], event_id: str) -> None: ...
+    def release_invoice_uses(self, use_id: str, event_id: str) -> None: ...
+    def offer_created_on(self, offer_id: str) -> date | None: ...
+    def accepted_offer_for_holding(self, holding_id: str) -> Offer | None:
+        """The accepted offer whose offered part is ``holding_id`` (how its holder received it), if any."""
+        ...
+
+    # financing cases
+    def get_case(self, financing_id: str, *, for_update: bool = False) -> CaseRecord | None: ...
+    def put_case(self, case: CaseRecord, event_id: str) -> None:
+        """Insert or replace the case's row."""
+        ...
+
+    def add_case_step(self, step: CaseStep, event_id: str) -> None: ...
+    def cases_due(
+        self, financier_id: str | None, until: date, *, stages: Sequence[str] = ..., limit: int = 500
+    ) -> list[tuple[Financing, CaseRecord]]:
+        """Cases of ``financier_id`` (any, for None) in ``stages`` (default: the post-loan ones) maturing on or
+        before ``until``, soonest first."""
+        ...
+
+    def case_steps(self, financing_id: str) -> list[tuple[str, CaseStep]]:
+        """``(event id, step)`` in order."""
+        ...
+
+    def add_repayment(self, repayment: RepaymentRecord, event_id: str) -> None: ...
+    def repayment(self, entry_ref: str) -> RepaymentRecord | None: ...
+    def repayments_of(self, financing_id: str) -> list[RepaymentRecord]: ...
+    def put_file(self, file: CaseFile) -> None:
+        """Store a file by its hash (a second store of the same bytes is a no-op)."""
+        ...
+
+    def get_file(self, sha256: str) -> CaseFile | None: ...
+    def files_of(self, financing_id: str) -> list[CaseFile]: ...
 
     # journal and idempotency
     def digest_seen(self, command_digest: str) -> bool: ...

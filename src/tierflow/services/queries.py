@@ -362,6 +362,17 @@ def summary(kind: str, details: dict[str, Any]) -> str:
         return f"{_who(details, 'financier')} declined to finance {amount} for {_who(details, 'applicant')}"
     if kind == "financing.cancel":
         return f"{_who(details, 'applicant')} withdrew the request to finance {amount}"
+    case_steps = {
+        "financing.review": "Reviewed financing {} (maker's recommendation)",
+        "financing.approve": "Approved financing {} (checker)",
+        "financing.sign": "Signed the contract of financing {}",
+        "financing.register": "Registered the assignment behind financing {} with the registry",
+        "financing.repay": "Reconciled a repayment of financing {}",
+        "financing.overdue": "Financing {} went overdue",
+        "financing.recourse": "Turned to the applicant under recourse for financing {}",
+    }
+    if kind in case_steps:
+        return case_steps[kind].format(details.get("financing_id") or "")
     if kind == "holding.freeze":
         reason = str(details.get("reason") or "")
         reason = reason if len(reason) <= 80 else reason[:79] + "…"

@@ -34,7 +34,19 @@ from tierflow.domain.model import (
 from tierflow.domain.pricing import DayCount
 from tierflow.domain.units import UnitRange
 from tierflow.services.errors import ConcurrentUpdate, ReplayedCommand
-from tierflow.services.ports import DocumentRecord, EventRecord, FreezeRecord, SettlementRecord, StoredAnswer
+from tierflow.services.ports import (
+    CaseFile,
+    CaseRecord,
+    CaseStep,
+    DocumentRecord,
+    EventRecord,
+    FreezeRecord,
+    InvoiceUseRecord,
+    RepaymentRecord,
+    SettlementRecord,
+    StoredAnswer,
+    VerificationRecord,
+)
 from tierflow.store import schema as t
 from tierflow.store.engine import READ_ONLY
 from tierflow.store.raw import RawStatements
@@ -75,6 +87,69 @@ def holding_from_row(row: Any) -> Holding:
         parent_id=row.parent_id,
         status=HoldingStatus(row.status),
     )
+
+
+def document_from_row(row: Any) -> DocumentRecord:
+    return DocumentRecord(
+        id=row.id,
+        type=row.type,
+        number=row.number,
+        registered_by=row.registered_by,
+        seller_id=row.seller_id,
+        buyer_id=row.buyer_id,
+        seller_uscc=row.seller_uscc,
+        buyer_uscc=row.buyer_uscc,
+        fields=row.fields,
+        content_hash=row.content_hash,
+        source=row.source,
+    )
+
+
+def case_from_row(row: Any) -> CaseRecord:
+    return CaseRecord(
+        financing_id=row.financing_id,
+        stage=row.stage,
+        recourse=bool(row.recourse),
+        verification_id=row.verification_id,
+        maker=row.maker,
+        recommendation=row.recommendation,
+        checker=row.checker,
+        contract_number=row.contract_number,
+        contract_sha256=row.contract_sha256,
+        registry_number=row.registry_number,
+        payment_message_id=row.payment_message_id,
+        payment_sha256=row.payment_sha256,
+        bank_reference=row.bank_reference,
+        repaid_minor=row.repaid_minor,
+    )
+
+
+def verification_from_row(row: Any) -> VerificationRecord:
+    return VerificationRecord(
+        id=row.id,
+        subject_kind=row.subject_kind,
+        subject_id=row.subject_id,
+        voucher_id=row.voucher_id,
+        outcome=row.outcome,
+        ruleset=row.ruleset,
+        results=row.results,
+        documents=row.documents,
+    )
+
+
+def repayment_from_row(row: Any) -> RepaymentRecord:
+    return RepaymentRecord(
+        entry_ref=row.entry_ref,
+        financing_id=row.financing_id,
+        amount_minor=row.amount_minor,
+        currency=row.currency,
+        booking_date=_date(row.booking_date),
+        payer=row.payer,
+    )
+
+
+def file_from_row(row: Any) -> CaseFile:
+    return CaseFile(row.sha256, row.financing_id, row.kind, row.media_type, bytes(row.content), row.created_at)
 
 
 def offer_from_row(row: Any) -> Offer:
@@ -422,21 +497,14 @@ class SqlRepository:
     def get_document_by_number(self, doc_type: str, number: str) -> DocumentRecord | None:
         d = t.documents.c
         row = self._one(select(t.documents).where(d.type == doc_type, d.number == number))
-        if row is None:
-            return None
-        return DocumentRecord(
-            id=row.id,
-            type=row.type,
-            number=row.number,
-            registered_by=row.registered_by,
-            seller_id=row.seller_id,
-            buyer_id=row.buyer_id,
-            seller_uscc=row.seller_uscc,
-            buyer_uscc=row.buyer_uscc,
-            fields=row.fields,
-            content_hash=row.content_hash,
-            source=row.source,
-        )
+        return None if row is None else document_from_row(row)
+
+    def documents_by_number(self, doc_type: str, numbers: Sequence[str]) -> list[DocumentRecord]:
+        d = t.documents.c
+        if not numbers:
+            return []
+        stmt = select(t.documents).where(d.type == doc_type, d.number.in_(sorted(set(numbers))))
+        return [document_from_row(r) for r in self.conn.execute(stmt)]
 
     def add_document(self, document: DocumentRecord, event_id: str) -> None:
         self.conn.execute(
@@ -469,6 +537,190 @@ class SqlRepository:
         buyers = select(d.buyer_id, d.buyer_uscc).where(d.buyer_id.in_(party_ids), d.buyer_uscc.is_not(None))
         found = {(r[0], r[1]) for r in self.conn.execute(sellers)} | {(r[0], r[1]) for r in self.conn.execute(buyers)}
         return sorted(found)
+
+    # trade verification -----------------------------------------------------------------------------
+
+    def add_verification(self, record: VerificationRecord, event_id: str) -> None:
+        self.conn.execute(
+            insert(t.verifications).values(
+                id=record.id,
+                subject_kind=record.subject_kind,
+                subject_id=record.subject_id,
+                voucher_id=record.voucher_id,
+                outcome=record.outcome,
+                ruleset=record.ruleset,
+                results=record.results,
+                documents=record.documents,
+                created_event=event_id,
+            )
+        )
+
+    def verification(self, verification_id: str) -> VerificationRecord | None:
+        row = self._one(select(t.verifications).where(t.verifications.c.id == verification_id))
+        return None if row is None else verification_from_row(row)
+
+    def verifications_of(self, subject_id: str) -> list[VerificationRecord]:
+        v = t.verifications.c
+        stmt = select(t.verifications).where(v.subject_id == subject_id).order_by(v.created_event, v.id)
+        return [verification_from_row(r) for r in self.conn.execute(stmt)]
+
+    def invoice_uses(self, numbers: Sequence[str]) -> list[InvoiceUseRecord]:
+        if not numbers:
+            return []
+        u = t.invoice_uses.c
+        stmt = (
+            select(u.invoice_number, u.use_id, u.kind, u.amount_minor, u.currency)
+            .where(u.invoice_number.in_(sorted(set(numbers))), u.released_event.is_(None))
+            .order_by(u.invoice_number, u.created_event, u.use_id)
+        )
+        return [InvoiceUseRecord(*r) for r in self.conn.execute(stmt)]
+
+    def add_invoice_uses(self, uses: Sequence[InvoiceUseRecord], event_id: str) -> None:
+        if uses:
+            self.conn.execute(
+                insert(t.invoice_uses),
+                [
+                    dict(
+                        invoice_number=u.invoice_number,
+                        use_id=u.use_id,
+                        kind=u.kind,
+                        amount_minor=u.amount_minor,
+                        currency=u.currency,
+                        created_event=event_id,
+                    )
+                    for u in uses
+                ],
+            )
+
+    def release_invoice_uses(self, use_id: str, event_id: str) -> None:
+        u = t.invoice_uses.c
+        self.conn.execute(
+            update(t.invoice_uses).where(u.use_id == use_id, u.released_event.is_(None)).values(released_event=event_id)
+        )
+
+    def offer_created_on(self, offer_id: str) -> date | None:
+        o, e = t.offers.c, t.events.c
+        row = self._one(select(e.at).join_from(t.offers, t.events, o.created_event == e.id).where(o.id == offer_id))
+        return None if row is None else date.fromisoformat(row.at[:10])
+
+    def accepted_offer_for_holding(self, holding_id: str) -> Offer | None:
+        o = t.offers.c
+        row = self._one(select(t.offers).where(o.holding_id == holding_id, o.status == OfferStatus.ACCEPTED.value))
+        return offer_from_row(row) if row else None
+
+    # financing cases --------------------------------------------------------------------------------
+
+    def get_case(self, financing_id: str, *, for_update: bool = False) -> CaseRecord | None:
+        stmt = select(t.financing_cases).where(t.financing_cases.c.financing_id == financing_id)
+        row = self._one(stmt, for_update)
+        return None if row is None else case_from_row(row)
+
+    def put_case(self, case: CaseRecord, event_id: str) -> None:
+        values = dict(
+            stage=case.stage,
+            recourse=int(case.recourse),
+            verification_id=case.verification_id,
+            maker=case.maker,
+            recommendation=case.recommendation,
+            checker=case.checker,
+            contract_number=case.contract_number,
+            contract_sha256=case.contract_sha256,
+            registry_number=case.registry_number,
+            payment_message_id=case.payment_message_id,
+            payment_sha256=case.payment_sha256,
+            bank_reference=case.bank_reference,
+            repaid_minor=case.repaid_minor,
+            updated_event=event_id,
+        )
+        c = t.financing_cases.c
+        done = self.conn.execute(update(t.financing_cases).where(c.financing_id == case.financing_id).values(values))
+        if done.rowcount == 0:
+            self.conn.execute(insert(t.financing_cases).values(financing_id=case.financing_id, **values))
+
+    def add_case_step(self, step: CaseStep, event_id: str) -> None:
+        self.conn.execute(
+            insert(t.case_steps).values(
+                event_id=event_id,
+                financing_id=step.financing_id,
+                stage=step.stage,
+                actor_id=step.actor_id,
+                user_name=step.user_name,
+                note=step.note,
+                at=step.at,
+            )
+        )
+
+    def cases_due(
+        self,
+        financier_id: str | None,
+        until: date,
+        *,
+        stages: Sequence[str] = ("disbursed", "overdue", "recourse"),
+        limit: int = 500,
+    ) -> list[tuple[Financing, CaseRecord]]:
+        f, k = t.financings.c, t.financing_cases.c
+        stmt = (
+            select(t.financings, t.financing_cases)
+            .join_from(t.financings, t.financing_cases, k.financing_id == f.id)
+            .where(k.stage.in_(list(stages)), f.maturity <= until)
+            .order_by(f.maturity, f.id)
+            .limit(limit)
+        )
+        if financier_id is not None:
+            stmt = stmt.where(f.financier_id == financier_id)
+        return [(financing_from_row(r), case_from_row(r)) for r in self.conn.execute(stmt)]
+
+    def case_steps(self, financing_id: str) -> list[tuple[str, CaseStep]]:
+        s = t.case_steps.c
+        stmt = select(t.case_steps).where(s.financing_id == financing_id).order_by(s.at, s.event_id)
+        return [
+            (r.event_id, CaseStep(r.financing_id, r.stage, r.actor_id, r.user_name, r.note, r.at))
+            for r in self.conn.execute(stmt)
+        ]
+
+    def add_repayment(self, repayment: RepaymentRecord, event_id: str) -> None:
+        self.conn.execute(
+            insert(t.repayments).values(
+                entry_ref=repayment.entry_ref,
+                financing_id=repayment.financing_id,
+                amount_minor=repayment.amount_minor,
+                currency=repayment.currency,
+                booking_date=repayment.booking_date,
+                payer=repayment.payer,
+                created_event=event_id,
+            )
+        )
+
+    def repayment(self, entry_ref: str) -> RepaymentRecord | None:
+        row = self._one(select(t.repayments).where(t.repayments.c.entry_ref == entry_ref))
+        return None if row is None else repayment_from_row(row)
+
+    def repayments_of(self, financing_id: str) -> list[RepaymentRecord]:
+        r = t.repayments.c
+        stmt = select(t.repayments).where(r.financing_id == financing_id).order_by(r.booking_date, r.entry_ref)
+        return [repayment_from_row(row) for row in self.conn.execute(stmt)]
+
+    def put_file(self, file: CaseFile) -> None:
+        if self._one(select(t.case_files.c.sha256).where(t.case_files.c.sha256 == file.sha256)) is None:
+            self.conn.execute(
+                insert(t.case_files).values(
+                    sha256=file.sha256,
+                    financing_id=file.financing_id,
+                    kind=file.kind,
+                    media_type=file.media_type,
+                    content=file.content,
+                    created_at=file.created_at,
+                )
+            )
+
+    def get_file(self, sha256: str) -> CaseFile | None:
+        row = self._one(select(t.case_files).where(t.case_files.c.sha256 == sha256))
+        return None if row is None else file_from_row(row)
+
+    def files_of(self, financing_id: str) -> list[CaseFile]:
+        f = t.case_files.c
+        stmt = select(t.case_files).where(f.financing_id == financing_id).order_by(f.created_at, f.sha256)
+        return [file_from_row(r) for r in self.conn.execute(stmt)]
 
     # journal and idempotency -------------------------------------------------------------------------
 
