@@ -163,6 +163,6 @@ def test_leaf_certificate_carries_name_id_and_key_usage(ca_directory: Path, cont
     leaf = x509.load_pem_x509_certificate(leaf_path.read_bytes())
     assert leaf.issuer == root.subject
     assert leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "Applicant"
-    assert leaf.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)[0].value == "p-a"
+    assert leaf.subject.get_attributes_for_oid(NameOID.USER_ID)[0].value == "p-a"
     usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
     assert usage.digital_signature and usage.content_commitment and not usage.key_cert_sign

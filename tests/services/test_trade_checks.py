@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from tests.conftest import Chain
 from tests.services.conftest import Replayer
-from tierflow.store.snapshot import snapshot
 from tests.trade_world import TradeWorld
 from tierflow.config import Settings
 from tierflow.domain.errors import DomainError
 from tierflow.store import schema as t
+from tierflow.store.snapshot import snapshot
 
 
 @pytest.fixture

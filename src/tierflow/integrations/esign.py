@@ -3,9 +3,9 @@
 ``LocalCertificateAuthority`` implements ``tierflow.services.external.ESignatureProvider``. It is a FAKE of
 a commercial e-signature service backed by a licensed CA (such as CFCA): it keeps a self-signed EC P-256
 root and issues each party, lazily on its first signature, a leaf certificate whose subject common name is
-the party's name and whose ``serialNumber`` attribute carries the party id, with the digitalSignature and
-nonRepudiation key usages. A real service holds the keys itself (or in the signer's token), identifies the
-signer before signing and publishes revocation data; this fake does none of that, so its signatures only
+the party's name and whose ``UID`` attribute (RFC 4519 userId) carries the party id, with the
+digitalSignature and nonRepudiation key usages. A real service holds the keys itself (or in the signer's
+token), identifies the signer before signing and publishes revocation data; this fake does none of that, so its signatures only
 prove which key of this CA signed.
 
 Signatures are PAdES baseline B-B (``ETSI.CAdES.detached``, no timestamp, no revocation data), invisible,
@@ -137,7 +137,7 @@ def verify_pdf_signatures(
             SignatureCheck(
                 field_name=str(sig.field_name),
                 signer=_name_attribute(subject, "common_name"),
-                signer_party=_name_attribute(subject, "serial_number"),
+                signer_party=_name_attribute(subject, "user_id"),
                 intact=bool(status.intact),
                 valid=bool(status.valid),
                 trusted=bool(status.trusted),
@@ -272,7 +272,7 @@ class LocalCertificateAuthority:
         subject = x509.Name(
             [
                 x509.NameAttribute(NameOID.COMMON_NAME, party_name),
-                x509.NameAttribute(NameOID.SERIAL_NUMBER, party_id),
+                x509.NameAttribute(NameOID.USER_ID, party_id),
             ]
         )
         root = self._root

@@ -444,14 +444,15 @@ class FinancingCaseService:
         if not entry.credit or entry.reversal:
             out.skipped.append({**about, "reason": "a debit or a reversal, not a repayment"})
             return
+        with self._uow(read_only=True) as uow:
+            earlier = uow.repo.repayment(entry.entry_ref)
+        if earlier is not None:
+            out.skipped.append({**about, "financing_id": earlier.financing_id, "reason": "already recorded"})
+            return
         financing_id = self._match(viewer, entry)
         if financing_id is None:
             out.unmatched.append({**about, "reason": "names no disbursed financing of yours"})
             return
-        with self._uow(read_only=True) as uow:
-            if uow.repo.repayment(entry.entry_ref) is not None:
-                out.skipped.append({**about, "financing_id": financing_id, "reason": "already recorded"})
-                return
         body: dict[str, Any] = {
             "financing_id": financing_id,
             "entry_ref": entry.entry_ref,

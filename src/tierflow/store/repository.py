@@ -672,7 +672,12 @@ class SqlRepository:
 
     def case_steps(self, financing_id: str) -> list[tuple[str, CaseStep]]:
         s = t.case_steps.c
-        stmt = select(t.case_steps).where(s.financing_id == financing_id).order_by(s.at, s.event_id)
+        stmt = (
+            select(t.case_steps)
+            .join(t.events, t.events.c.id == s.event_id)
+            .where(s.financing_id == financing_id)
+            .order_by(t.events.c.seq)
+        )
         return [
             (r.event_id, CaseStep(r.financing_id, r.stage, r.actor_id, r.user_name, r.note, r.at))
             for r in self.conn.execute(stmt)
