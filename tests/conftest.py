@@ -171,8 +171,9 @@ class Chain:
         self.do(bank, "financing.sign", financing_id=financing_id, contract_number="FC-" + str(financing_id)[-8:],
                 contract_sha256="b" * 64)
         self.do(bank, "financing.register", financing_id=financing_id, registry_number="0" * 20)
-        return self.do(bank, "financing.fund", financing_id=financing_id, payment_message_id="MSG-" + str(financing_id)[-8:],
-                       payment_sha256="c" * 64, bank_reference="BR-1")
+        return self.do(bank, "financing.fund", financing_id=financing_id,
+                       payment_message_id="MSG-" + str(financing_id)[-8:], payment_sha256="c" * 64,
+                       bank_reference="BR-1")
 
     def _applicant_of(self, financing_id: str) -> PartyKey:
         with self.p.uow(read_only=True) as uow:

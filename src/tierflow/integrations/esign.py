@@ -5,8 +5,8 @@ a commercial e-signature service backed by a licensed CA (such as CFCA): it keep
 root and issues each party, lazily on its first signature, a leaf certificate whose subject common name is
 the party's name and whose ``UID`` attribute (RFC 4519 userId) carries the party id, with the
 digitalSignature and nonRepudiation key usages. A real service holds the keys itself (or in the signer's
-token), identifies the signer before signing and publishes revocation data; this fake does none of that, so its signatures only
-prove which key of this CA signed.
+token), identifies the signer before signing and publishes revocation data; this fake does none of that,
+so its signatures only prove which key of this CA signed.
 
 Signatures are PAdES baseline B-B (``ETSI.CAdES.detached``, no timestamp, no revocation data), invisible,
 each in a new signature field appended as an incremental update, so the financial institution can sign
