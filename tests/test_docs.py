@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 from tierflow.api import ROUTERS
 from tierflow.config import Settings
 from tierflow.domain.documents import DOCUMENT_ERRORS
+from tierflow.domain.financing_case import CASE_ERRORS
 from tierflow.domain.errors import ALL_ERRORS
 from tierflow.services.commands import KINDS
 from tierflow.services.errors import SERVICE_ERRORS
@@ -39,7 +40,7 @@ def test_api_documents_every_route() -> None:
 
 def test_api_documents_every_error_code() -> None:
     text = _read("API.md")
-    codes = {error.code for error in (*ALL_ERRORS, *SERVICE_ERRORS, *DOCUMENT_ERRORS)}
+    codes = {error.code for error in (*ALL_ERRORS, *SERVICE_ERRORS, *DOCUMENT_ERRORS, *CASE_ERRORS)}
     assert sorted(c for c in codes if f"`{c}`" not in text) == []
 
 

@@ -18,12 +18,13 @@ from tierflow import __version__
 from tierflow.api import problems
 from tierflow.api.background import Background
 from tierflow.api.committer import GroupCommitter
+from tierflow.api.routes_cases import router as cases_router
 from tierflow.api.routes_documents import router as documents_router
 from tierflow.api.routes_journal import router as journal_router
 from tierflow.api.routes_ledger import router as ledger_router
 from tierflow.bootstrap import Platform
 
-ROUTERS = (ledger_router, documents_router, journal_router)
+ROUTERS = (ledger_router, cases_router, documents_router, journal_router)
 
 
 def create_app(platform: Platform, *, background: bool = True) -> FastAPI:

@@ -1,6 +1,8 @@
 """Trade documents: contracts, VAT e-invoices and delivery notes registered by their seller or buyer.
 
-``POST /v1/documents`` takes a signed ``document.register`` command and an ``Idempotency-Key``; the GETs are
+``POST /v1/documents`` takes a signed ``document.register`` command and an ``Idempotency-Key``; a VAT e-invoice is
+first checked with the tax authority's verification service (refused when void, reversed or different from the
+authority's record; a warning when the authority does not know it). The GETs are
 scoped to the registering party, the document's seller and buyer, and the operator
 (``tierflow.services.queries``).
 """
@@ -14,6 +16,7 @@ from fastapi import APIRouter, Query, Request, Response
 from tierflow.api import commands
 from tierflow.api.auth import CurrentParty, PlatformDep
 from tierflow.api.schemas import Accepted, ListPage, SignedCommandIn
+from tierflow.services.invoice_checks import check_with_tax_authority
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 
@@ -27,9 +30,11 @@ router = APIRouter(prefix="/v1", tags=["documents"])
 async def register_document(
     request: Request, response: Response, platform: PlatformDep, party: CurrentParty, payload: SignedCommandIn
 ) -> Accepted:
+    warnings = check_with_tax_authority(platform.outside.tax, payload.command)
     accepted = await commands.run(request, platform, party, payload, "document.register")
     response.headers["Location"] = f"/v1/documents/{accepted.effects['document_id']}"
-    return Accepted(**accepted.as_json())
+    answer = accepted.as_json()
+    return Accepted(**{**answer, "warnings": [*answer["warnings"], *warnings]})
 
 
 @router.get("/documents", response_model=ListPage, summary="Documents visible to you; filters `type`, `number`")

@@ -40,6 +40,9 @@ class MakerCheckerViolation(DomainError):
     kind = ErrorKind.FORBIDDEN
 
 
+CASE_ERRORS: tuple[type[DomainError], ...] = (MakerCheckerViolation,)
+
+
 class Stage(StrEnum):
     COLLECTED = "collected"
     VERIFIED = "verified"

@@ -269,7 +269,10 @@ class FinancingCaseService:
         whole file, one signature by the applicant and (for the countersigned file) one by the institution.
         The file is kept; the caller then signs ``financing.sign`` with its hash."""
         financing, case = self._load(viewer, financing_id)
-        checks = self._esign.verify(pdf)
+        try:
+            checks = self._esign.verify(pdf)
+        except ExternalServiceError as exc:
+            raise ExternalRefusal(f"The signed contract cannot be read: {exc}", service_code=exc.code) from None
         by_applicant = viewer.id == financing.applicant
         wanted = {financing.applicant} if by_applicant else {financing.applicant, financing.financier}
         problems = [
@@ -419,9 +422,11 @@ class FinancingCaseService:
 
     # --- post-loan -----------------------------------------------------------------------------------
 
-    def reconcile(self, acting: Acting, camt054: bytes) -> Reconciliation:
-        """Record the repayments a ``camt.054`` reports on the institution's account."""
-        viewer = self._party(acting.party_id)
+    def plan_reconciliation(self, viewer: Party, camt054: bytes) -> tuple[list[dict[str, Any]], Reconciliation]:
+        """Read a ``camt.054`` on the institution's account and match its credits to disbursed financings.
+
+        Returns the ``financing.repay`` bodies to sign (one per matched entry) and the report of what was skipped
+        (debits, reversals, entries already recorded) or left unmatched. Nothing is recorded yet."""
         if viewer.role is not Role.FINANCIER:
             raise NotAuthorised("Repayments are reconciled by the financial institution that received them.")
         try:
@@ -429,45 +434,52 @@ class FinancingCaseService:
         except ValueError as exc:
             raise InvalidCommand(f"The camt.054 notification cannot be read: {exc}") from None
         self._keep(None, "camt054", XML, camt054)
-        result = Reconciliation([], [], [])
+        plan: list[dict[str, Any]] = []
+        report = Reconciliation([], [], [])
         for entry in entries:
-            self._reconcile_entry(acting, viewer, entry, result)
-        return result
+            about: dict[str, Any] = {
+                "entry_ref": entry.entry_ref,
+                "amount": Money(entry.amount_minor, entry.currency).to_str(),
+                "currency": entry.currency,
+                "end_to_end_id": entry.end_to_end_id,
+            }
+            if not entry.credit or entry.reversal:
+                report.skipped.append({**about, "reason": "a debit or a reversal, not a repayment"})
+                continue
+            with self._uow(read_only=True) as uow:
+                earlier = uow.repo.repayment(entry.entry_ref)
+            if earlier is not None:
+                report.skipped.append({**about, "financing_id": earlier.financing_id, "reason": "already recorded"})
+                continue
+            financing_id = self._match(viewer, entry)
+            if financing_id is None:
+                report.unmatched.append({**about, "reason": "names no disbursed financing of yours"})
+                continue
+            body: dict[str, Any] = {
+                "financing_id": financing_id,
+                "entry_ref": entry.entry_ref,
+                "amount": Money(entry.amount_minor, entry.currency).to_str(),
+                "currency": entry.currency,
+                "booking_date": entry.booking_date.isoformat(),
+            }
+            if entry.debtor_name:
+                body["payer"] = entry.debtor_name[:140]
+            plan.append(body)
+        return plan, report
 
-    def _reconcile_entry(self, acting: Acting, viewer: Party, entry: NotificationEntry, out: Reconciliation) -> None:
-        about: dict[str, Any] = {
-            "entry_ref": entry.entry_ref,
-            "amount": Money(entry.amount_minor, entry.currency).to_str(),
-            "currency": entry.currency,
-            "end_to_end_id": entry.end_to_end_id,
-        }
-        if not entry.credit or entry.reversal:
-            out.skipped.append({**about, "reason": "a debit or a reversal, not a repayment"})
-            return
-        with self._uow(read_only=True) as uow:
-            earlier = uow.repo.repayment(entry.entry_ref)
-        if earlier is not None:
-            out.skipped.append({**about, "financing_id": earlier.financing_id, "reason": "already recorded"})
-            return
-        financing_id = self._match(viewer, entry)
-        if financing_id is None:
-            out.unmatched.append({**about, "reason": "names no disbursed financing of yours"})
-            return
-        body: dict[str, Any] = {
-            "financing_id": financing_id,
-            "entry_ref": entry.entry_ref,
-            "amount": Money(entry.amount_minor, entry.currency).to_str(),
-            "currency": entry.currency,
-            "booking_date": entry.booking_date.isoformat(),
-        }
-        if entry.debtor_name:
-            body["payer"] = entry.debtor_name[:140]
-        try:
-            effects = acting.submit("financing.repay", body)
-        except DomainError as exc:
-            out.unmatched.append({**about, "financing_id": financing_id, "reason": exc.message, "code": exc.code})
-            return
-        out.recorded.append({**about, "financing_id": financing_id, "stage": effects.get("stage")})
+    def reconcile(self, acting: Acting, camt054: bytes) -> Reconciliation:
+        """Record the repayments a ``camt.054`` reports on the institution's account (``plan_reconciliation``,
+        then one signed ``financing.repay`` per matched entry; a refused one is reported as unmatched)."""
+        plan, report = self.plan_reconciliation(self._party(acting.party_id), camt054)
+        for body in plan:
+            about = {k: body.get(k) for k in ("entry_ref", "amount", "currency", "financing_id")}
+            try:
+                effects = acting.submit("financing.repay", body)
+            except DomainError as exc:
+                report.unmatched.append({**about, "reason": exc.message, "code": exc.code})
+                continue
+            report.recorded.append({**about, "stage": effects.get("stage")})
+        return report
 
     def _match(self, viewer: Party, entry: NotificationEntry) -> str | None:
         """The financing an entry repays: its end-to-end id, else a financing id in the remittance text."""
