@@ -5,6 +5,12 @@ customers one tier below it), a few banks. Time is simulated: the first vouchers
 months ago and settled at maturity (one obligor pays only part, so some units go overdue); a second wave
 issued recently is still circulating, so the platform opens with live holdings, offers and financing
 requests. Random choices come from a seeded generator: the same seed builds the same chain.
+
+Every hop rests on registered trade documents (a sales contract and a VAT e-invoice between the trading
+parties, also issued in the simulated tax authority's register), so the trade checks pass as they would for a
+real chain. Most financing requests go the whole way through the institution's workflow: review by one
+person, approval by another, the contract PDF signed by both (PAdES), registration with the simulated
+financing registry, and disbursement by a pain.001 through the simulated bank.
 """
 
 from __future__ import annotations
@@ -17,11 +23,15 @@ from typing import Any
 
 from tierflow.bootstrap import Platform
 from tierflow.client import PartyKey
+from tierflow.domain.documents import uscc_check_char
 from tierflow.domain.errors import DomainError
 from tierflow.domain.model import Party, Role
 from tierflow.domain.money import Money
 from tierflow.ledger.checkpoint import Checkpoint
 from tierflow.ledger.cosignature import cosign
+from tierflow.services.external import ExternalServiceError
+from tierflow.services.financing_case import Acting
+from tierflow.services.payment_data import Account
 
 SUPPLIER_NAMES = (
     "Precision",
@@ -70,6 +80,11 @@ class SimulatedClock:
         self.now += delta
 
 
+# GB 32100 characters allowed in an organisation code (no I, O, S, V, Z).
+_ORG_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_REGIONS = ("440300", "310000", "110000", "320500", "330100", "440100", "370200", "420100")
+
+
 @dataclass(eq=False)
 class Member:
     name: str
@@ -77,6 +92,8 @@ class Member:
     key: PartyKey
     tier: int = 0
     suppliers: list[Member] = field(default_factory=list)
+    uscc: str = ""
+    account: Account | None = None
 
     @property
     def id(self) -> str:
@@ -93,6 +110,8 @@ class DemoSummary:
     transfers_rejected: int = 0
     financings_funded: int = 0
     financings_declined: int = 0
+    financings_in_review: int = 0
+    documents: int = 0
     financed_net: int = 0
     settlements: int = 0
     paid: int = 0
@@ -115,9 +134,11 @@ class DemoSummary:
                 "accepted": self.transfers_accepted,
                 "rejected": self.transfers_rejected,
             },
+            "trade_documents": self.documents,
             "financings": {
                 "funded": self.financings_funded,
                 "declined": self.financings_declined,
+                "in_review": self.financings_in_review,
                 "net_proceeds": cny(self.financed_net),
             },
             "settlements": {"count": self.settlements, "paid": cny(self.paid), "overdue": cny(self.overdue)},
@@ -136,6 +157,8 @@ class DemoBuilder:
         self.summary = DemoSummary()
         self.members: list[Member] = []
         self.holders: set[Member] = set()  # suppliers that may hold something live
+        self.invoices = 0
+        self.contracts = 0
 
     # --- parties ----------------------------------------------------------------------------------------
 
@@ -144,7 +167,10 @@ class DemoBuilder:
         self.p.ledger.submit(
             key.registration(name=name, role=role, operator_id=self.p.operator.party_id, now=self.clock)
         )
-        member = Member(name, role, key, tier)
+        base = "91" + self.rng.choice(_REGIONS) + "".join(self.rng.choice(_ORG_CHARS) for _ in range(9))
+        bank_code = f"{self.rng.choice((102, 103, 104, 105, 308))}{self.rng.randrange(10**9):09d}"
+        member = Member(name, role, key, tier, uscc=base + uscc_check_char(base))
+        member.account = Account(f"6222{self.rng.randrange(10**12):012d}", name[:140], bank_code, "")
         self.members.append(member)
         self.summary.parties[role] = self.summary.parties.get(role, 0) + 1
         return member
@@ -189,13 +215,73 @@ class DemoBuilder:
             self.summary.refused[error.code] = self.summary.refused.get(error.code, 0) + 1
             return None
 
+    def trade(self, seller: Member, buyer: Member, total_minor: int, contract_number: str) -> str | None:
+        """Register the sale behind a hop: its contract and VAT e-invoice (the invoice also issued in the simulated
+        tax authority's register); returns the invoice number."""
+        today = self.clock.now.date()
+        contract = self._do(
+            seller,
+            "document.register",
+            {
+                "type": "contract",
+                "fields": {
+                    "number": contract_number,
+                    "seller": seller.id,
+                    "buyer": buyer.id,
+                    "signed_on": (today - timedelta(days=40)).isoformat(),
+                    "effective_from": (today - timedelta(days=40)).isoformat(),
+                    "effective_until": (today + timedelta(days=400)).isoformat(),
+                    "amount": Money(total_minor, "CNY").to_str(),
+                    "currency": "CNY",
+                    "payment_terms_days": 180,
+                },
+            },
+        )
+        self.invoices += 1
+        number = f"{today.year % 100:02d}{self.rng.choice(_REGIONS)[:4]}{self.invoices:014d}"
+        issued_on = today - timedelta(days=self.rng.randint(1, 20))
+        amount = total_minor * 100 // 113  # 13 % VAT
+        try:
+            self.p.outside.tax.issue(number, issued_on, total_minor, seller.uscc, buyer.uscc)
+        except ExternalServiceError:
+            return None
+        invoice = self._do(
+            seller,
+            "document.register",
+            {
+                "type": "vat_invoice",
+                "seller_party": seller.id,
+                "buyer_party": buyer.id,
+                "fields": {
+                    "number": number,
+                    "issued_on": issued_on.isoformat(),
+                    "seller_name": seller.name,
+                    "seller_uscc": seller.uscc,
+                    "buyer_name": buyer.name,
+                    "buyer_uscc": buyer.uscc,
+                    "amount": Money(amount, "CNY").to_str(),
+                    "tax": Money(total_minor - amount, "CNY").to_str(),
+                    "total": Money(total_minor, "CNY").to_str(),
+                },
+            },
+        )
+        if contract is None or invoice is None:
+            return None
+        self.summary.documents += 2
+        return number
+
     def issue_wave(self, vouchers: int, tenor_days: tuple[int, int]) -> list[tuple[Member, str, int]]:
         issued = []
-        for i in range(vouchers):
+        for _ in range(vouchers):
             core = self.rng.choice(self.cores)
             holder = self.rng.choice(self.tiers[0])
             face = self.rng.randrange(50_000, 5_000_000) * 100  # CNY 50k .. 5m, in fen
             maturity = (self.clock.now + timedelta(days=self.rng.randint(*tenor_days))).date()
+            self.contracts += 1
+            contract = f"PO-{core.name.split()[0].upper()}-{self.contracts:05d}"
+            invoice = self.trade(holder, core, face, contract)
+            if invoice is None:
+                continue
             effects = self._do(
                 core,
                 "voucher.issue",
@@ -204,8 +290,8 @@ class DemoBuilder:
                     "amount": Money(face, "CNY").to_str(),
                     "currency": "CNY",
                     "maturity": maturity.isoformat(),
-                    "contract_ref": f"PO-{core.name.split()[0].upper()}-{i + 1:05d}",
-                    "invoice_refs": [f"{self.rng.randrange(10**19, 10**20)}"],
+                    "contract_ref": contract,
+                    "invoice_refs": [invoice],
                 },
             )
             if effects:
@@ -245,6 +331,11 @@ class DemoBuilder:
         supplier = self.rng.choice(holder.suppliers)
         units = holding["units"]["end"] - holding["units"]["start"] + 1
         amount = units if units < 100 or self.rng.random() < 0.2 else self.rng.randrange(1, units)
+        self.contracts += 1
+        contract = f"SC-{holder.id[-4:]}-{supplier.id[-4:]}-{self.contracts:05d}"
+        invoice = self.trade(supplier, holder, amount, contract)
+        if invoice is None:
+            return
         effects = self._do(
             holder,
             "transfer.offer",
@@ -253,8 +344,8 @@ class DemoBuilder:
                 "recipient": supplier.id,
                 "amount": Money(amount, "CNY").to_str(),
                 "currency": "CNY",
-                "trade_ref": f"SC-{holder.id[-4:]}-{supplier.id[-4:]}-{self.rng.randrange(10**4)}",
-                "invoice_refs": [f"{self.rng.randrange(10**19, 10**20)}"],
+                "trade_ref": contract,
+                "invoice_refs": [invoice],
             },
         )
         if not effects:
@@ -287,15 +378,64 @@ class DemoBuilder:
                 "fee": Money(amount // 2000, "CNY").to_str(),  # 0.05 % arrangement fee
             },
         )
-        if not effects or leave_open:
+        if not effects or effects.get("stage") != "verified":
             return
-        if self.rng.random() < 0.85:
-            funded = self._do(bank, "financing.fund", {"financing_id": effects["financing_id"]})
-            if funded:
-                self.summary.financings_funded += 1
-                self.summary.financed_net += Money.parse(funded["quote"]["net"], "CNY").minor
-        elif self._do(bank, "financing.decline", {"financing_id": effects["financing_id"], "reason": "limits"}):
-            self.summary.financings_declined += 1
+        financing_id = str(effects["financing_id"])
+        if leave_open:
+            if self.rng.random() < 0.5:  # some already reviewed by the maker, waiting for the checker
+                self._do(
+                    bank,
+                    "financing.review",
+                    {
+                        "financing_id": financing_id,
+                        "user": "bank.officer",
+                        "recommendation": "approve",
+                        "note": "documents in order",
+                    },
+                )
+            self.summary.financings_in_review += 1
+            return
+        if self.rng.random() >= 0.85:
+            declined = self._do(
+                bank, "financing.decline", {"financing_id": financing_id, "reason": "limits", "user": "bank.checker"}
+            )
+            if declined:
+                self.summary.financings_declined += 1
+            return
+        funded = self._disburse(holder, bank, financing_id)
+        if funded:
+            self.summary.financings_funded += 1
+            self.summary.financed_net += Money.parse(funded["quote"]["net"], "CNY").minor
+
+    def _acting(self, member: Member, user: str | None = None) -> Acting:
+        def submit(kind: str, body: dict[str, Any]) -> dict[str, Any]:
+            return dict(self.p.ledger.submit(member.key.command(kind, body, now=self.clock)).effects)
+
+        return Acting(member.id, user, submit)
+
+    def _disburse(self, holder: Member, bank: Member, financing_id: str) -> dict[str, Any] | None:
+        """The institution's whole workflow: maker, checker, contract signed by both, registry, pain.001."""
+        steps = (
+            ("financing.review", {"user": "bank.officer", "recommendation": "approve", "note": "documents in order"}),
+            ("financing.approve", {"user": "bank.checker"}),
+        )
+        for kind, body in steps:
+            if self._do(bank, kind, {"financing_id": financing_id, **body}) is None:
+                return None
+        cases = self.p.cases
+        try:
+            cases.sign(self._acting(holder), financing_id)
+            cases.sign(self._acting(bank, "bank.checker"), financing_id)
+            cases.register(self._acting(bank, "bank.officer"), financing_id)
+            assert bank.account is not None and holder.account is not None
+            return dict(
+                cases.disburse(
+                    self._acting(bank, "bank.officer"), financing_id, debtor=bank.account, creditor=holder.account
+                )
+            )
+        except DomainError as error:
+            self.summary.refused[error.code] = self.summary.refused.get(error.code, 0) + 1
+            return None
 
     def settle_all(self, partial_obligor: Member | None) -> None:
         page = self.p.queries.vouchers(_operator(self.p), limit=500, after=None)
@@ -413,6 +553,7 @@ def create_demo_logins(platform: Platform, members: list[Member]) -> list[dict[s
         ("supplier1", "Chen Jing", first.id, first.name, "supplier", PortalRole.MEMBER),
         ("supplier2", "Wang Fang", second.id, second.name, "supplier", PortalRole.MEMBER),
         ("bank.officer", "Zhang Min", banks[0].id, banks[0].name, "financial_institution", PortalRole.MEMBER),
+        ("bank.checker", "Liu Yang", banks[0].id, banks[0].name, "financial_institution", PortalRole.MEMBER),
         ("operator", "Platform Ops", platform.operator.party_id, "Platform operator", "operator", PortalRole.MEMBER),
         ("auditor", "Audit Team", platform.operator.party_id, "Platform operator", "auditor", PortalRole.AUDITOR),
     ]
