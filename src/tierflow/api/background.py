@@ -1,5 +1,6 @@
 """The server's background duties: integrate new journal entries and sign checkpoints every interval,
-and expire transfer offers whose time has passed (signed by the operator's key, like any command)."""
+expire transfer offers whose time has passed, and mark financings unpaid after maturity overdue (both
+signed by the operator's key, like any command)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from tierflow.bootstrap import Platform
 from tierflow.services.commands import SignedCommand
+from tierflow.services.financing_case import Acting
 from tierflow.services.sweeps import expire_due_offers
 
 log = logging.getLogger("tierflow.background")
@@ -20,6 +22,15 @@ def expire_offers(platform: Platform, limit: int = 200) -> int:
         return platform.operator.command(kind, body, now=platform.clock)
 
     return expire_due_offers(platform.uow, platform.ledger, sign, limit=limit)
+
+
+def mark_overdue_financings(platform: Platform) -> int:
+    operator = platform.operator
+
+    def submit(kind: str, body: dict[str, Any]) -> Mapping[str, Any]:
+        return platform.ledger.submit(operator.command(kind, body, now=platform.clock)).effects
+
+    return len(platform.cases.sweep_overdue(Acting(operator.party_id, None, submit)))
 
 
 class Background:
@@ -47,5 +58,7 @@ class Background:
                 ticks += 1
                 if ticks % 50 == 0:
                     expire_offers(self._platform)
+                if ticks % 600 == 0:
+                    mark_overdue_financings(self._platform)
             except Exception:  # keep serving; the next tick retries
                 log.exception("background integration failed")

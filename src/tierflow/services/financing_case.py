@@ -507,7 +507,10 @@ class FinancingCaseService:
         marked: list[str] = []
         for financing, case in due:
             if outstanding_minor(financing.amount_minor, case.repaid_minor) > 0 and financing.maturity < today:
-                operator.submit("financing.overdue", {"financing_id": financing.id})
+                try:
+                    operator.submit("financing.overdue", {"financing_id": financing.id})
+                except DomainError:  # repaid or moved on meanwhile; the next sweep looks again
+                    continue
                 marked.append(financing.id)
         return marked
 
