@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -168,3 +169,35 @@ def test_verdicts_replay_identically(world: TradeWorld, replays_identically: Rep
     done = world.clean_chain()
     world.finance(world.chain.tier3, done["to_tier3"]["holding_id"], 150_000_00)
     replays_identically(world.chain.p.engine)
+
+
+@pytest.mark.slow
+def test_two_concurrent_financings_of_one_invoice_cannot_both_pass(world: TradeWorld) -> None:
+    """Two vouchers whose trade claims the same spare invoice, financed at the same moment from two threads: on
+    PostgreSQL the claimed invoice's row lock serialises them, on SQLite the single writer does; one is verified,
+    the other rejected by invoice-usage."""
+    c = world.chain
+    k1 = world.contract(c.tier1, c.core, "PO-1")
+    first_invoice = world.invoice(c.tier1, c.core, 400_000_00)
+    spare = world.invoice(c.tier1, c.core, 400_000_00)
+    v1 = world.issue(c.tier1, 400_000_00, invoices=[first_invoice, spare], contract=k1)
+    v2 = world.issue(c.tier1, 400_000_00, invoices=[spare], contract=k1)
+    commands = [
+        c.tier1.command("financing.request", {
+            "holding_id": v["holding_id"], "financier": c.bank.party_id, "amount": "400000.00", "currency": "CNY",
+            "annual_rate": "0.0365", "invoice_refs": [spare]}, now=c.clock)
+        for v in (v1, v2)
+    ]
+    barrier = threading.Barrier(2)
+    stages: list[str] = []
+
+    def run(signed: object) -> None:
+        barrier.wait()
+        stages.append(str(c.p.ledger.submit(signed).effects["stage"]))  # type: ignore[arg-type]
+
+    threads = [threading.Thread(target=run, args=(cmd,)) for cmd in commands]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(stages) == ["rejected", "verified"]

@@ -196,6 +196,11 @@ class Repository(Protocol):
         """``(party id, uscc)`` pairs recorded by registered invoices for any of ``party_ids``."""
         ...
 
+    def lock_documents(self, doc_type: str, numbers: Sequence[str]) -> None:
+        """Row-lock the registered documents (in number order), so that hops claiming the same invoice serialise
+        on it (a no-op where one writer runs at a time)."""
+        ...
+
     def documents_by_number(self, doc_type: str, numbers: Sequence[str]) -> list[DocumentRecord]: ...
 
     # trade verification

@@ -117,7 +117,12 @@ def check_hop(
     today: date,
     verification_id: str,
 ) -> Checked:
-    """Gather the facts of ``hop``, run the default rules, and describe the verdict (not yet stored)."""
+    """Gather the facts of ``hop``, run the default rules, and describe the verdict (not yet stored).
+
+    The claimed invoices are row-locked first: two hops on different vouchers claiming one invoice would
+    otherwise each see the other's usage missing and both pass. Taken after the voucher and holding locks and
+    in number order, these locks keep the handlers' lock order acyclic."""
+    repo.lock_documents(VatInvoice.DOCUMENT_TYPE, hop.invoice_numbers)
     documents, claimed = _documents(repo, [hop] if hop.backing is None else [hop, hop.backing])
     facts = Facts(
         hop=hop,

@@ -499,6 +499,17 @@ class SqlRepository:
         row = self._one(select(t.documents).where(d.type == doc_type, d.number == number))
         return None if row is None else document_from_row(row)
 
+    def lock_documents(self, doc_type: str, numbers: Sequence[str]) -> None:
+        if self._postgres and numbers:
+            d = t.documents.c
+            stmt = (
+                select(d.id)
+                .where(d.type == doc_type, d.number.in_(sorted(set(numbers))))
+                .order_by(d.number)
+                .with_for_update()
+            )
+            self.conn.execute(stmt).all()
+
     def documents_by_number(self, doc_type: str, numbers: Sequence[str]) -> list[DocumentRecord]:
         d = t.documents.c
         if not numbers:
