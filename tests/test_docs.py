@@ -10,8 +10,8 @@ from fastapi.routing import APIRoute
 from tierflow.api import ROUTERS
 from tierflow.config import Settings
 from tierflow.domain.documents import DOCUMENT_ERRORS
-from tierflow.domain.financing_case import CASE_ERRORS
 from tierflow.domain.errors import ALL_ERRORS
+from tierflow.domain.financing_case import CASE_ERRORS
 from tierflow.services.commands import KINDS
 from tierflow.services.errors import SERVICE_ERRORS
 

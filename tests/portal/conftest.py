@@ -138,7 +138,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'live.db'}", data_dir=tmp_path / "var", password_hash_memory_kib=1024,
-        password_hash_time_cost=1,
+        password_hash_time_cost=1, trade_checks="record",  # as tests/conftest.py: placeholder documents
     )
     platform = open_platform(settings, clock=clock, engine=make_engine(settings.database_url))
     world = World(platform, clock)

@@ -1,8 +1,9 @@
 """Financial institution pages: the queue of requests, the facts to decide, approve or decline, the portfolio.
 
 Each test acts through the pages as a bank's credit officer would (forms posted with the session's CSRF token)
-and then checks the ledger itself: the financing is funded and the units are the bank's, or it is declined and
-the units are the applicant's again. Another bank sees nothing of it; nobody else may decide.
+and then checks the ledger itself: the financing is declined and the units are the applicant's again, or (once
+the case is paid out, see ``test_case_pages``) the units are the bank's. Another bank sees nothing of it; nobody
+else may decide.
 """
 
 from __future__ import annotations
@@ -132,31 +133,33 @@ def test_the_request_page_shows_the_facts_to_decide(
     assert prov.index("Tier-1 Ltd") < prov.index("Tier-2 Ltd")
     assert "PO-2026-001" in prov and "INV-0001" in prov and "INV-600000.00" in prov
     assert len(re.findall(r'href="/portal/receipt/evt_[A-Z0-9]+"', prov)) >= 2
-    # Verification: said plainly that none exist, no made-up results.
+    # The case: its stage and the trade-check verdict, with a link to the case page where it is decided.
     checks = text.split('id="checks-h"', 1)[1].split("</section>", 1)[0]
-    assert "No verification results exist yet" in checks and "assets module" in checks
-    assert "status pass" not in text and "status fail" not in text
-    # The two decisions.
-    assert f'action="/portal/bank/financings/{fin["id"]}/fund"' in text
+    outcome = platform.cases.case(everyone(platform), fin["id"])["verification"]["outcome"]
+    assert "Trade checked" in checks and f'<span class="status {outcome}">{outcome}</span>' in checks
+    assert f'href="/portal/financings/{fin["id"]}"' in checks
+    # No one-click funding: approval goes through the case; declining stays here.
+    assert "/fund" not in text
     assert f'action="/portal/bank/financings/{fin["id"]}/decline"' in text
     assert '<label for="d-reason">Reason</label>' in text
 
 
-def test_approve_funds_the_request_and_the_units_move_to_the_bank(
-    world: World, browser: Any, platform: Platform
-) -> None:
+def test_a_paid_out_financing_moves_the_units_to_the_bank(world: World, browser: Any, platform: Platform) -> None:
     fin_id = str(request_financing(world)["financing_id"])
     b = browser("bank.officer")
-    target = location(b.post(f"/portal/bank/financings/{fin_id}/fund", {"idempotency_key": token()}))
-    assert re.fullmatch(rf"/portal/bank/financings/{fin_id}\?done=funded&event=evt_[A-Z0-9]+", target), target
+    # The old one-click funding is gone: the money goes out through the case (tests/portal/test_case_pages.py).
+    assert b.post(f"/portal/bank/financings/{fin_id}/fund", {"idempotency_key": token()}).status_code in (404, 405)
+    assert financing(platform, fin_id)["status"] == "requested"
+    world.disburse(fin_id)
+    target = f"/portal/bank/financings/{fin_id}"
     funded = financing(platform, fin_id)
     assert funded["status"] == "funded" and funded["funded_holding_id"]
     [mine] = holdings_of(platform, world.bank)
     assert mine["status"] == "live" and mine["amount"] == {"amount": "500000.00", "currency": "CNY"}
     assert [h["amount"]["amount"] for h in holdings_of(platform, world.tier1)] == ["500000.00"]
     page = b.get(target).text
-    assert "Financing approved and funded." in page
-    assert '<span class="status funded">funded</span>' in page and "/fund" not in page.split("<main", 1)[1]
+    assert '<span class="status funded">funded</span>' in page and "there is nothing left to decide" in page
+    assert "/decline" not in page.split("<main", 1)[1]
 
 
 def test_decline_needs_a_reason_and_returns_the_units(world: World, browser: Any, platform: Platform) -> None:
@@ -178,17 +181,19 @@ def test_decline_needs_a_reason_and_returns_the_units(world: World, browser: Any
 def test_a_decided_request_cannot_be_decided_again(world: World, browser: Any, platform: Platform) -> None:
     fin_id = str(request_financing(world)["financing_id"])
     b = browser("bank.officer")
-    form = {"idempotency_key": token()}
-    first = location(b.post(f"/portal/bank/financings/{fin_id}/fund", form))
-    # The same form twice (a double click) replays the first answer: one funding.
-    assert location(b.post(f"/portal/bank/financings/{fin_id}/fund", form)) == first
-    assert len(holdings_of(platform, world.bank)) == 1
+    form = {"reason": "Tenor too long", "idempotency_key": token()}
+    first = location(b.post(f"/portal/bank/financings/{fin_id}/decline", form))
+    # The same form twice (a double click) replays the first answer: one decision.
+    assert location(b.post(f"/portal/bank/financings/{fin_id}/decline", form)) == first
     # A fresh form is refused with the reason; nothing changes.
-    for action, data in (("fund", {}), ("decline", {"reason": "Changed my mind"})):
-        r = b.post(f"/portal/bank/financings/{fin_id}/{action}", {**data, "idempotency_key": token()})
-        assert r.status_code == 409, (action, r.status_code)
-        assert "This request is funded already" in r.text
-    assert financing(platform, fin_id)["status"] == "funded"
+    r = b.post(f"/portal/bank/financings/{fin_id}/decline", {"reason": "Changed my mind", "idempotency_key": token()})
+    assert r.status_code == 409 and "This request is declined already" in r.text
+    # A funded one cannot be declined either.
+    funded = str(request_financing(world)["financing_id"])
+    world.disburse(funded)
+    r = b.post(f"/portal/bank/financings/{funded}/decline", {"reason": "Too late", "idempotency_key": token()})
+    assert r.status_code == 409 and "This request is funded already" in r.text
+    assert financing(platform, fin_id)["status"] == "declined" and financing(platform, funded)["status"] == "funded"
     assert len(holdings_of(platform, world.bank)) == 1
 
 
@@ -198,7 +203,9 @@ def test_another_bank_sees_nothing_and_cannot_decide(
     fin_id = str(request_financing(world)["financing_id"])
     other = browser(other_officer)
     assert other.get(f"/portal/bank/financings/{fin_id}").status_code == 404
-    assert other.post(f"/portal/bank/financings/{fin_id}/fund", {"idempotency_key": token()}).status_code == 404
+    assert other.get(f"/portal/financings/{fin_id}").status_code == 404
+    r = other.post(f"/portal/financings/{fin_id}/review", {"recommendation": "approve", "idempotency_key": token()})
+    assert r.status_code == 404
     r = other.post(f"/portal/bank/financings/{fin_id}/decline", {"reason": "x", "idempotency_key": token()})
     assert r.status_code == 404
     assert fin_id not in other.get("/portal/bank").text
@@ -213,15 +220,22 @@ def test_bank_pages_need_the_bank_a_user_who_may_act_and_the_csrf_token(
 ) -> None:
     fin_id = str(request_financing(world)["financing_id"])
     supplier = browser("supplier1")
-    for path in ("/portal/bank", "/portal/bank/portfolio", f"/portal/bank/financings/{fin_id}"):
+    for path in (
+        "/portal/bank",
+        "/portal/bank/portfolio",
+        f"/portal/bank/financings/{fin_id}",
+        "/portal/bank/repayments",
+    ):
         r = supplier.get(path)
         assert r.status_code == 403 and "financial institution" in r.text, path
-    assert supplier.post(f"/portal/bank/financings/{fin_id}/fund", {"idempotency_key": token()}).status_code == 403
+    review = {"recommendation": "approve", "idempotency_key": token()}
+    assert supplier.post(f"/portal/financings/{fin_id}/review", review).status_code == 403
+    assert supplier.post(f"/portal/bank/financings/{fin_id}/decline", {"reason": "x"}).status_code == 403
     assert browser("core.clerk").get("/portal/bank").status_code == 403
     auditor = browser("auditor")
-    assert auditor.post(f"/portal/bank/financings/{fin_id}/fund", {"idempotency_key": token()}).status_code == 403
+    assert auditor.post(f"/portal/financings/{fin_id}/review", review).status_code == 403
     officer = browser("bank.officer")
-    r = officer.post(f"/portal/bank/financings/{fin_id}/fund", {"idempotency_key": token()}, csrf=False)
+    r = officer.post(f"/portal/financings/{fin_id}/review", review, csrf=False)
     assert r.status_code == 403 and "reload the page" in r.text
     r = officer.post(f"/portal/bank/financings/{fin_id}/decline", {"reason": "x", "csrf_token": "forged"})
     assert r.status_code == 403
@@ -242,9 +256,12 @@ def test_a_read_only_user_of_the_bank_sees_the_request_but_cannot_decide(
     )
     reader = browser("bank.reader")
     assert reader.get(f"/portal/bank/financings/{fin_id}").status_code == 200
-    for action, data in (("fund", {}), ("decline", {"reason": "No"})):
-        r = reader.post(f"/portal/bank/financings/{fin_id}/{action}", {**data, "idempotency_key": token()})
-        assert r.status_code == 403 and "can read but not act" in html.unescape(r.text), action
+    for path, data in (
+        (f"/portal/financings/{fin_id}/review", {"recommendation": "approve"}),
+        (f"/portal/bank/financings/{fin_id}/decline", {"reason": "No"}),
+    ):
+        r = reader.post(path, {**data, "idempotency_key": token()})
+        assert r.status_code == 403 and "can read but not act" in html.unescape(r.text), path
     assert financing(platform, fin_id)["status"] == "requested"
 
 
@@ -267,7 +284,7 @@ def test_the_queue_lists_the_requests_with_their_facts_and_filters_by_status(
     assert page.status_code == 200
     text = page.text
     assert "<h1>Financing requests</h1>" in text and 'href="/portal/bank" aria-current="page"' in text
-    row = text.split(f'href="/portal/bank/financings/{first}"', 1)[1].split("</tr>", 1)[0]
+    row = text.split(f'href="/portal/financings/{first}"', 1)[1].split("</tr>", 1)[0]
     fin = financing(platform, first)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
     assert cells[:9] == [
@@ -282,13 +299,14 @@ def test_the_queue_lists_the_requests_with_their_facts_and_filters_by_status(
         shown(fin["net"]),
     ]
     assert '<span class="status requested">requested</span>' in row and "overdue" not in row
-    assert f"/portal/bank/financings/{second}" in text
+    assert "Trade checked" in row, "the stage of the case"
+    assert f"/portal/financings/{second}" in text
     # Decide one; the filter shows each where it belongs.
-    location(b.post(f"/portal/bank/financings/{first}/fund", {"idempotency_key": token()}))
+    world.disburse(first)
     location(b.post(f"/portal/bank/financings/{second}/decline", {"reason": "No", "idempotency_key": token()}))
     listed = {
         status: set(
-            re.findall(r"/portal/bank/financings/(fin_[A-Za-z0-9_]+)", b.get(f"/portal/bank?status={status}").text)
+            re.findall(r'"/portal/financings/(fin_[A-Za-z0-9_]+)"', b.get(f"/portal/bank?status={status}").text)
         )
         for status in ("requested", "funded", "declined", "all")
     }
@@ -305,7 +323,7 @@ def test_the_queue_flags_an_obligor_with_overdue_vouchers(
     clock.advance(days=10)
     world.do(world.core, "voucher.settle", voucher_id=late["voucher_id"], amount="100.00", currency="CNY")
     b = browser("bank.officer")
-    row = b.get("/portal/bank").text.split(f'href="/portal/bank/financings/{fin_id}"', 1)[1].split("</tr>", 1)[0]
+    row = b.get("/portal/bank").text.split(f'href="/portal/financings/{fin_id}"', 1)[1].split("</tr>", 1)[0]
     assert '<span class="status overdue">overdue</span>' in row and "this obligor has overdue vouchers" in row
     facts = b.get(f"/portal/bank/financings/{fin_id}").text.split('id="facts-h"', 1)[1].split("</dl>", 1)[0]
     assert '<span class="status overdue">overdue</span> has overdue vouchers' in facts
@@ -319,7 +337,7 @@ def test_the_queue_pages(world: World, browser: Any, monkeypatch: pytest.MonkeyP
     found = re.search(r'href="(/portal/bank\?status=requested&amp;after=[^"]+)">Next page of requests<', first)
     assert found, "a next-page link that keeps the filter"
     second = b.get(html.unescape(found.group(1))).text
-    pages = [set(re.findall(r"/portal/bank/financings/(fin_[A-Za-z0-9_]+)", t)) for t in (first, second)]
+    pages = [set(re.findall(r"/portal/financings/(fin_[A-Za-z0-9_]+)", t)) for t in (first, second)]
     assert pages == [set(ids[:2]), {ids[2]}] and "Next page" not in second
 
 
@@ -334,7 +352,7 @@ def test_the_portfolio_shows_what_the_bank_bought_by_obligor_and_maturity(
     first = str(request_financing(world, amount="500000.00", days=90)["financing_id"])
     second = str(request_financing(world, amount="250000.25", days=40)["financing_id"])
     for fin_id in (first, second):
-        location(b.post(f"/portal/bank/financings/{fin_id}/fund", {"idempotency_key": token()}))
+        world.disburse(fin_id)
     held = platform.queries.portfolio(everyone(platform), world.bank.party_id)
     assert [(r["month"], r["amount_minor"]) for r in held["rows"]] == [("2026-02", 25_000_025), ("2026-04", 50_000_000)]
     page = b.get("/portal/bank/portfolio")

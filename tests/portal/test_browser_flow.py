@@ -1,6 +1,7 @@
 """The whole flow in a real browser (Playwright driving Debian's Chromium), as the people who do it:
 
-issue → split and transfer → accept → finance request (price shown first) → approve → settle at maturity →
+issue → split and transfer → accept → finance request (price shown first) → review, approve (a second person),
+sign, countersign, register and pay out on the case page → settle at maturity →
 verify a receipt in the browser; a supplier trying another party's holding gets "not found"; and every main
 page passes an axe accessibility check with no serious or critical violation. Screenshots of each main page
 are saved under ``test-artifacts/screenshots`` (not committed).
@@ -19,6 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.portal.conftest import PASSWORD, LiveServer, screenshot
+from tierflow.services.accounts import PortalRole
 from tierflow.store import schema as t
 
 pytestmark = pytest.mark.browser
@@ -131,15 +133,54 @@ def test_the_whole_flow_in_a_browser(live_server: LiveServer, chromium: Any) -> 
     assert "Financing requested" in flash(tier2)
     visit(tier2, "/portal/supplier/financings", "supplier-financings", a11y)
 
-    # 5. The bank approves it.
+    # 5. The bank reviews it, a second officer approves it, both parties sign, the bank registers and pays out.
+    server.platform.accounts.create_user(
+        username="bank.checker",
+        password=PASSWORD,
+        party_id=world.bank.party_id,
+        display_name="Bank Checker",
+        role=PortalRole.MEMBER,
+    )
     bank = open_as(chromium, server, "bank.officer")
     visit(bank, "/portal/bank", "bank-queue", a11y)
-    bank.get_by_role("link", name=re.compile("Tier-2 Ltd|Review|CNY 40,000.00", re.I)).first.click()
-    bank.wait_for_url(re.compile("/portal/bank/financings/"))
-    screenshot(bank, "bank-request")
-    a11y.check(bank, "bank-request")
-    bank.get_by_role("button", name=re.compile("Approve")).click()
-    assert "approved" in flash(bank).lower()
+    bank.get_by_role("link", name=re.compile("Open the case", re.I)).first.click()
+    bank.wait_for_url(re.compile("/portal/financings/fin_"))
+    case_url = bank.url
+    screenshot(bank, "bank-case")
+    a11y.check(bank, "bank-case")
+    bank.get_by_label("Approve", exact=True).check()
+    bank.get_by_label("Note").first.fill("Documents in order")
+    bank.get_by_role("button", name="Record the review").click()
+    bank.wait_for_url(re.compile("done=reviewed"))
+    assert "review recorded" in flash(bank).lower()
+    checker = open_as(chromium, server, "bank.checker")
+    checker.goto(case_url)
+    checker.get_by_role("button", name="Approve").click()
+    checker.wait_for_url(re.compile("done=approved"))
+    assert "approved" in flash(checker).lower()
+    tier2.goto(case_url)
+    tier2.get_by_role("button", name="Sign the contract").click()
+    tier2.wait_for_url(re.compile("done=contract_signed"))
+    assert "contract signed" in flash(tier2).lower()
+    bank.goto(case_url)
+    bank.get_by_role("button", name="Countersign").click()
+    bank.wait_for_url(re.compile("done=contract_signed"))
+    assert "contract signed" in flash(bank).lower()
+    bank.get_by_role("button", name="Register").click()
+    bank.wait_for_url(re.compile("done=registered"))
+    assert "registered" in flash(bank).lower()
+    screenshot(bank, "bank-case-disburse")
+    a11y.check(bank, "bank-case-disburse")
+    debit = bank.get_by_role("group", name="Your account to debit")
+    debit.get_by_label("Account number").fill("11014850000001")
+    debit.get_by_label("Bank code (CNAPS, 12 digits)").fill("102100099996")
+    credit = bank.get_by_role("group", name=re.compile("account to credit"))
+    credit.get_by_label("Account number").fill("62220000000002")
+    credit.get_by_label("Bank code (CNAPS, 12 digits)").fill("103100000026")
+    bank.get_by_role("button", name="Send the payment").click()
+    bank.wait_for_url(re.compile("done=disbursed"))
+    assert "paid out" in flash(bank).lower()
+    visit(bank, "/portal/bank/repayments", "bank-repayments", a11y)
     visit(bank, "/portal/bank/portfolio", "bank-portfolio", a11y)
 
     # 6. At maturity the core enterprise pays whoever holds the units.
@@ -182,6 +223,6 @@ def test_the_whole_flow_in_a_browser(live_server: LiveServer, chromium: Any) -> 
     assert "Not found" in tier2.content() or "Not allowed" in tier2.content()
     screenshot(tier2, "forbidden-holding")
 
-    assert a11y.pages >= 15
+    assert a11y.pages >= 17
     assert not a11y.problems, "accessibility violations:\n" + "\n".join(a11y.problems)
     world.p.journal.integrate_all()

@@ -14,8 +14,10 @@ Design overview:
   the browser (``static/verify.js``) so an auditor need not trust the server.
 - Pages by role: ``routes_core`` (payables, maturity ladder, how far vouchers travelled, pay at maturity),
   ``routes_supplier`` (wallet, split and transfer, offers, financing with its price), ``routes_bank``
-  (request queue, decide, portfolio), ``routes_audit`` (journal, checkpoints, cosignatures, receipts,
-  provenance graphs) and ``routes_public`` (landing, sign-in, history).
+  (request queue with the stage and verdict of each, maturity reminders, portfolio), ``routes_cases`` (the
+  financing case of the applicant and the institution: stages, verdict, steps, contract, registration, payment,
+  repayments, files, and the workflow's actions; camt.054 import), ``routes_audit`` (journal, checkpoints,
+  cosignatures, receipts, provenance graphs) and ``routes_public`` (landing, sign-in, history).
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ from tierflow.portal import errors
 from tierflow.portal.access import PublicPage
 from tierflow.portal.routes_audit import router as audit_router
 from tierflow.portal.routes_bank import router as bank_router
+from tierflow.portal.routes_cases import router as cases_router
 from tierflow.portal.routes_core import router as core_router
 from tierflow.portal.routes_public import router as public_router
 from tierflow.portal.routes_supplier import router as supplier_router
 
-PORTAL_ROUTERS = [public_router, core_router, supplier_router, bank_router, audit_router]
+PORTAL_ROUTERS = [public_router, core_router, supplier_router, bank_router, cases_router, audit_router]
 
 
 def create_app(

@@ -31,9 +31,7 @@ async def _form(request: Request) -> FormData:
     return await request.form()
 
 
-def act(
-    request: Request, viewer: Viewer, kind: str, body: Mapping[str, Any], *, per_command: bool = False
-) -> Accepted:
+def act(request: Request, viewer: Viewer, kind: str, body: Mapping[str, Any], *, per_command: bool = False) -> Accepted:
     """Sign ``kind`` with the party's key and wait for the group commit. Called from the action routes, which are
     plain ``def`` (FastAPI runs them in its thread pool): the page's reads and this wait stay off the event loop
     that also serves the API.

@@ -32,6 +32,12 @@ DONE = {
     "cancelled": "Financing request cancelled.",
     "funded": "Financing approved and funded.",
     "declined": "Financing declined.",
+    "reviewed": "Review recorded: a second person of the institution approves or declines next.",
+    "approved": "Financing approved: the applicant signs the contract next.",
+    "contract_signed": "Contract signed; the signature was checked and the signed file is kept with the case.",
+    "registered": "Assignment registered with the financing registry.",
+    "disbursed": "Payment sent to the bank and recorded: the financing is paid out.",
+    "recourse": "Recourse claimed: the applicant owes what the obligor did not pay.",
     "settled": "Payment recorded.",
     "signed_out": "You have signed out.",
 }

@@ -1,10 +1,11 @@
-"""Financial institution pages: the queue of financing requests with the facts to decide, approve or decline,
-the portfolio.
+"""Financial institution pages: the queue of financing requests with the stage and trade-check verdict of each,
+the maturity reminders, the facts behind a request, the portfolio.
 
 What a bank's credit officer does here: go through the financing requests addressed to the bank, each with the
 facts a decision needs (who asks, who owes at maturity and whether that obligor is paying its other vouchers, the
-tenor, the tier the units reached, where they came from, the price), approve and fund a request or decline it
-with a reason, and look at what the bank holds by obligor and maturity. Reads go through ``QueryService`` with the
+tenor, the tier the units reached, where they came from, the price), open its case (``routes_cases``) to review,
+approve, sign, register and pay it out, or decline it with a reason; see which paid-out financings mature soon;
+and look at what the bank holds by obligor and maturity. Reads go through ``QueryService`` with the
 bank as the viewer, so another bank's requests answer 404; actions are signed commands (``actions.act``) and the
 ledger decides.
 """
@@ -27,11 +28,13 @@ from tierflow.portal.access import BankActor, BankArea, Viewer, platform_of
 from tierflow.portal.actions import act
 from tierflow.portal.forms import FormProblem, ObjectId, error_status, percent, refused, today_of
 from tierflow.portal.render import done, page
+from tierflow.portal.routes_cases import queue_case
 from tierflow.services.errors import NotFound
 
 router = APIRouter(prefix="/portal/bank", tags=["portal"], include_in_schema=False)
 
 PAGE_SIZE = 50
+REMINDER_DAYS = 30
 BASE = "/portal/bank"
 STATUSES: tuple[str, ...] = ("requested", "funded", "declined", "all")
 
@@ -53,7 +56,10 @@ def queue(
     listing = platform.queries.financing_queue(
         viewer.party, status=None if status == "all" else status, limit=PAGE_SIZE, after=after
     )
-    rows = [{**f, "percent": percent(f["annual_rate"])} for f in listing.items]
+    rows = [
+        {**f, "percent": percent(f["annual_rate"]), "case": queue_case(platform, viewer, str(f["id"]))}
+        for f in listing.items
+    ]
     return page(
         request,
         "bank_queue.html",
@@ -63,6 +69,8 @@ def queue(
         status=status,
         statuses=STATUSES,
         next_after=rows[-1]["cursor"] if rows and listing.has_more else None,
+        reminders=platform.cases.reminders(viewer.party, within_days=REMINDER_DAYS),
+        reminder_days=REMINDER_DAYS,
     )
 
 
@@ -157,6 +165,7 @@ def _financing_page(
     holding = provenance["holding"]
     voucher = provenance["voucher"] or {}
     entry = _queue_entry(platform, viewer, financing)
+    case = queue_case(platform, viewer, financing_id)
     applicant_name = entry["applicant_name"] if entry else queries.party(viewer.party, financing["applicant"])["name"]
     obligor_name = entry["obligor_name"] if entry else queries.party(viewer.party, voucher["obligor"])["name"]
     return page(
@@ -174,6 +183,7 @@ def _financing_page(
         hops=provenance["hops"],
         rate=percent(financing["annual_rate"]),
         price_today=_pricetoday_of(platform, financing) if financing["status"] == "requested" else None,
+        case=case,
         error=error,
         reason=reason,
     )
@@ -184,31 +194,13 @@ def _explain(request: Request, viewer: Viewer, financing_id: str, error: DomainE
     double submit still reaches the ledger's idempotency and replays the first answer."""
     if isinstance(error, InvalidTransition):
         status = platform_of(request).queries.financing(viewer.party, financing_id)["status"]
-        return f"This request is {status} already: only a requested financing can be approved or declined."
+        return f"This request is {status} already: only a requested financing can be declined."
     return error.message
 
 
 @router.get("/financings/{financing_id}", response_class=HTMLResponse)
 def financing_page(request: Request, viewer: BankArea, financing_id: ObjectId) -> Response:
     return _financing_page(request, viewer, financing_id)
-
-
-@router.post("/financings/{financing_id}/fund", response_class=HTMLResponse)
-def fund(request: Request, viewer: BankActor, financing_id: ObjectId) -> Response:
-    platform_of(request).queries.financing(viewer.party, financing_id)  # 404 first: nothing about others' requests
-    try:
-        accepted = act(request, viewer, "financing.fund", {"financing_id": financing_id})
-    except DomainError as error:
-        if not refused(error):
-            raise
-        return _financing_page(
-            request,
-            viewer,
-            financing_id,
-            error=_explain(request, viewer, financing_id, error),
-            status_code=error_status(error),
-        )
-    return done(f"{BASE}/financings/{financing_id}", "funded", accepted.event_id)
 
 
 @router.post("/financings/{financing_id}/decline", response_class=HTMLResponse)
