@@ -44,7 +44,7 @@ def free_port() -> int:
 
 
 def setup(url: str, workdir: Path, n: int) -> tuple[list[tuple[str, dict[str, Any]]], Settings]:
-    settings = Settings(database_url=url, data_dir=workdir / "var")
+    settings = Settings(database_url=url, data_dir=workdir / "var", trade_checks="record")
     p = open_platform(settings)
     core = PartyKey.generate()
     suppliers = [PartyKey.generate() for _ in range(SUPPLIERS)]

@@ -141,12 +141,25 @@ def build(platform: Platform, target: int, seed: int) -> dict[str, Any]:
         )
         for row in b.live(main.party_id, limit=120)
     ]
-    funded = [
-        banks[0].command("financing.fund", {"financing_id": r.effects["financing_id"]})
-        for r in b.submit(requests)[::2]
-        if not isinstance(r, Exception)
+    # Half go through the institution's workflow to disbursement (the files' hashes are placeholders here: the
+    # page reads are measured, not the signing).
+    chosen = [r for r in b.submit(requests)[::2] if not isinstance(r, Exception)]
+    ids = [str(r.effects["financing_id"]) for r in chosen]
+    steps: list[tuple[PartyKey, str, dict[str, Any]]] = [
+        (banks[0], "financing.review", {"user": "maker", "recommendation": "approve"}),
+        (banks[0], "financing.approve", {"user": "checker"}),
+        (main, "financing.sign", {"contract_sha256": "a" * 64}),
+        (banks[0], "financing.sign", {"contract_sha256": "b" * 64}),
+        (banks[0], "financing.register", {"registry_number": "0" * 20}),
+        (banks[0], "financing.fund", {"payment_sha256": "c" * 64, "bank_reference": "B-1"}),
     ]
-    b.submit(funded)
+    for who, kind, extra in steps:
+        body = dict(extra)
+        if kind == "financing.sign":
+            body["contract_number"] = "FC"
+        if kind == "financing.fund":
+            body["payment_message_id"] = "M"
+        b.submit([who.command(kind, {"financing_id": fid, **body}) for fid in ids])
     platform.journal.integrate_all()
     platform.journal.publish_checkpoint()
     people = {"core": cores[0], "supplier": main, "bank": banks[0]}
@@ -229,7 +242,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with bench_database(args.db) as db:
-        settings = Settings(database_url=db.url, data_dir=db.workdir / "var")
+        settings = Settings(database_url=db.url, data_dir=db.workdir / "var", trade_checks="record")
         platform = open_platform(settings)
         started = time.perf_counter()
         built = build(platform, args.holdings, args.seed)

@@ -138,7 +138,7 @@ def main() -> None:
     rng = random.Random(args.seed)
 
     with bench_database(args.db, pg_url=args.pg_url) as db:
-        settings = Settings(database_url=db.url, data_dir=db.workdir / "var")
+        settings = Settings(database_url=db.url, data_dir=db.workdir / "var", trade_checks="record")
         p = open_platform(settings)
         fill_seconds = fill(p.engine, size, args.db)
         with p.uow() as uow:

@@ -211,7 +211,7 @@ def main() -> None:
 
     with bench_database("sqlite") as db:
         p = open_platform(
-            Settings(database_url=db.url, data_dir=db.workdir / "var"),
+            Settings(database_url=db.url, data_dir=db.workdir / "var", trade_checks="record"),
             clock=lambda: datetime(2026, 1, 5, 9, tzinfo=UTC),
         )
         holding_index = offers_holding_index(p.engine)
