@@ -113,6 +113,8 @@ class Builder:
         self.parties.append(party)
         self.rows.add("parties", id=party.id, name=name, role=role, public_key=hashlib.sha256(name.encode()).digest(),
                       token_hash=None, registered_event=f"evt_party_{n:08d}")
+        # The binding the first registered invoice records (every party here trades under its own USCC).
+        self.rows.add("party_usccs", party_id=party.id, uscc=party.uscc, created_event=f"evt_party_{n:08d}")
         return party
 
     # documents ------------------------------------------------------------------------------------
@@ -298,8 +300,8 @@ class Builder:
         return self.rows
 
 
-ORDER = ("parties", "vouchers", "holdings", "events", "offers", "financings", "financing_cases", "documents",
-         "invoice_uses")
+ORDER = ("parties", "party_usccs", "vouchers", "holdings", "events", "offers", "financings", "financing_cases",
+         "documents", "invoice_uses")
 
 
 def load(engine: Engine, rows: Rows) -> None:

@@ -144,12 +144,13 @@ def _check_financing(
         return None
     contract_ref = c.text(ctx.body, "contract_ref") if "contract_ref" in ctx.body else backing.contract_number
     invoice_refs = c.refs(ctx.body, "invoice_refs") if "invoice_refs" in ctx.body else backing.invoice_numbers
+    applicant_facts, financier_facts = tc.parties_facts(ctx.repo, ctx.require_actor(), financier)
     hop = Hop(
         id=financing_id,
         kind=HopKind.FINANCING,
         voucher_id=voucher.id,
-        from_party=tc.party_facts(ctx.repo, ctx.require_actor()),
-        to_party=tc.party_facts(ctx.repo, financier),
+        from_party=applicant_facts,
+        to_party=financier_facts,
         hop_date=ctx.today,
         maturity=voucher.maturity,
         amount_minor=amount.minor,

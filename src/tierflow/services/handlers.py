@@ -111,7 +111,7 @@ def issue_voucher(ctx: Context) -> Result:
         obligor_has_overdue=ctx.repo.obligor_has_overdue(obligor.id, ctx.today),
         new_id=ctx.ids.holding_ids,
     )
-    hop = tc.issue_hop(result.voucher, tc.party_facts(ctx.repo, obligor), tc.party_facts(ctx.repo, first_holder))
+    hop = tc.issue_hop(result.voucher, *tc.parties_facts(ctx.repo, obligor, first_holder))
     checked = tc.check_hop(ctx.repo, hop, obligor_id=obligor.id, today=ctx.today, verification_id=ctx.ids.one("vrf"))
     tc.refuse_if_enforced(checked, enforce=ctx.policy.enforces_trade_checks)
     ctx.repo.add_voucher(result.voucher, ctx.event_id)
@@ -235,13 +235,13 @@ def offer_transfer(ctx: Context) -> Result:
         expires_at=ctx.at + ctx.offer_ttl,
         status=OfferStatus.PENDING,
     )
-    sender = ctx.require_actor()
+    sender_facts, recipient_facts = tc.parties_facts(ctx.repo, ctx.require_actor(), recipient)
     hop = Hop(
         id=offer.id,
         kind=HopKind.TRANSFER,
         voucher_id=voucher.id,
-        from_party=tc.party_facts(ctx.repo, sender),
-        to_party=tc.party_facts(ctx.repo, recipient),
+        from_party=sender_facts,
+        to_party=recipient_facts,
         hop_date=ctx.today,
         maturity=voucher.maturity,
         amount_minor=amount.minor,
@@ -457,6 +457,8 @@ def register_document(ctx: Context) -> Result:
         source=str(source),
     )
     ctx.repo.add_document(record, ctx.event_id)
+    if isinstance(document, VatInvoice):
+        ctx.repo.bind_usccs([(seller.id, document.seller_uscc), (buyer.id, document.buyer_uscc)], ctx.event_id)
     return Result(
         {"document_id": record.id, "type": doc_type, "number": document.number, "content_hash": digest},
         {seller.id, buyer.id},

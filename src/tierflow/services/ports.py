@@ -196,6 +196,10 @@ class Repository(Protocol):
         """``(party id, uscc)`` pairs recorded by registered invoices for any of ``party_ids``."""
         ...
 
+    def bind_usccs(self, pairs: Sequence[tuple[str, str]], event_id: str) -> None:
+        """Record ``(party id, uscc)`` bindings not yet recorded (the first invoice tying them)."""
+        ...
+
     def lock_documents(self, doc_type: str, numbers: Sequence[str]) -> None:
         """Row-lock the registered documents (in number order), so that hops claiming the same invoice serialise
         on it (a no-op where one writer runs at a time)."""

@@ -69,13 +69,13 @@ class Checked:
 
 
 def party_facts(repo: Repository, party: Party) -> PartyFacts:
-    usccs = sorted({uscc for _, uscc in repo.party_usccs([party.id])})
-    return PartyFacts(
-        id=party.id,
-        name=party.name,
-        uscc=usccs[0] if len(usccs) == 1 else "",
-        is_sme=party.role is Role.SUPPLIER,
-    )
+    return parties_facts(repo, party)[0]
+
+
+def parties_facts(repo: Repository, *parties: Party) -> list[PartyFacts]:
+    """The rules' view of ``parties``, their USCCs read in one lookup."""
+    usccs = dict(repo.party_usccs([p.id for p in parties]))
+    return [PartyFacts(id=p.id, name=p.name, uscc=usccs.get(p.id, ""), is_sme=p.role is Role.SUPPLIER) for p in parties]
 
 
 def _documents(repo: Repository, hops: Sequence[Hop]) -> tuple[Documents, list[dict[str, str]]]:
@@ -201,12 +201,13 @@ def backing_hop(repo: Repository, voucher: Voucher, holding: Holding) -> Hop | N
             created = repo.offer_created_on(offer.id)
             if sender is None or recipient is None or created is None:
                 return None
+            sender_facts, recipient_facts = parties_facts(repo, sender, recipient)
             return Hop(
                 id=offer.id,
                 kind=HopKind.TRANSFER,
                 voucher_id=voucher.id,
-                from_party=party_facts(repo, sender),
-                to_party=party_facts(repo, recipient),
+                from_party=sender_facts,
+                to_party=recipient_facts,
                 hop_date=created,
                 maturity=voucher.maturity,
                 amount_minor=offer.units_minor,
@@ -220,6 +221,6 @@ def backing_hop(repo: Repository, voucher: Voucher, holding: Holding) -> Hop | N
             obligor, first = repo.get_party(voucher.obligor), repo.get_party(voucher.first_holder)
             if obligor is None or first is None:
                 return None
-            return issue_hop(voucher, party_facts(repo, obligor), party_facts(repo, first))
+            return issue_hop(voucher, *parties_facts(repo, obligor, first))
         current = repo.get_holding(current.parent_id)
     return None

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, exists, or_, select, union
+from sqlalchemy import Connection, Engine, and_, exists, or_, select
 
 from tierflow.domain.model import OfferStatus, VoucherStatus
 from tierflow.services.asset_review import (
@@ -166,12 +166,10 @@ class SqlAssetReads:
         return out
 
     def party_usccs(self, ids: Sequence[str]) -> list[tuple[str, str]]:
-        d = t.documents.c
+        u = t.party_usccs.c
         out: list[tuple[str, str]] = []
         for part in _batches(ids):
-            sellers = select(d.seller_id, d.seller_uscc).where(d.seller_id.in_(part), d.seller_uscc.is_not(None))
-            buyers = select(d.buyer_id, d.buyer_uscc).where(d.buyer_id.in_(part), d.buyer_uscc.is_not(None))
-            out.extend((r[0], r[1]) for r in self.conn.execute(union(sellers, buyers)))
+            out.extend((r[0], r[1]) for r in self.conn.execute(select(u.party_id, u.uscc).where(u.party_id.in_(part))))
         return out
 
     def documents(self, wanted: Mapping[str, Sequence[str]]) -> list[DocumentLine]:

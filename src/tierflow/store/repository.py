@@ -16,7 +16,7 @@ from decimal import Decimal
 from threading import RLock
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, exists, func, insert, select, update
+from sqlalchemy import Connection, Engine, exists, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from tierflow.domain.model import (
@@ -279,14 +279,12 @@ class SqlRepository:
 
     def obligor_has_overdue(self, obligor_id: str, today: date) -> bool:
         v = t.vouchers.c
-        stmt = select(
-            exists().where(
-                v.obligor_id == obligor_id,
-                (v.status == VoucherStatus.OVERDUE.value)
-                | and_(v.status == VoucherStatus.ACTIVE.value, v.maturity < today),
-            )
+        # Two probes of ix_vouchers_obligor_status rather than one OR the planner might scan for.
+        overdue = exists().where(v.obligor_id == obligor_id, v.status == VoucherStatus.OVERDUE.value)
+        past_due = exists().where(
+            v.obligor_id == obligor_id, v.status == VoucherStatus.ACTIVE.value, v.maturity < today
         )
-        return bool(self.conn.execute(stmt).scalar())
+        return bool(self.conn.execute(select(overdue | past_due)).scalar())
 
     def get_holding(self, holding_id: str, *, for_update: bool = False) -> Holding | None:
         row = self.raw.by_id(t.holdings, holding_id, lock=for_update)
@@ -536,18 +534,20 @@ class SqlRepository:
         )
 
     def uscc_bindings(self, usccs: Sequence[str]) -> list[tuple[str, str]]:
-        d = t.documents.c
-        sellers = select(d.seller_uscc, d.seller_id).where(d.seller_uscc.in_(usccs))
-        buyers = select(d.buyer_uscc, d.buyer_id).where(d.buyer_uscc.in_(usccs))
-        found = {(r[0], r[1]) for r in self.conn.execute(sellers)} | {(r[0], r[1]) for r in self.conn.execute(buyers)}
-        return sorted(found)
+        u = t.party_usccs.c
+        stmt = select(u.uscc, u.party_id).where(u.uscc.in_(sorted(set(usccs)))).order_by(u.uscc)
+        return [(r[0], r[1]) for r in self.conn.execute(stmt)]
 
     def party_usccs(self, party_ids: Sequence[str]) -> list[tuple[str, str]]:
-        d = t.documents.c
-        sellers = select(d.seller_id, d.seller_uscc).where(d.seller_id.in_(party_ids), d.seller_uscc.is_not(None))
-        buyers = select(d.buyer_id, d.buyer_uscc).where(d.buyer_id.in_(party_ids), d.buyer_uscc.is_not(None))
-        found = {(r[0], r[1]) for r in self.conn.execute(sellers)} | {(r[0], r[1]) for r in self.conn.execute(buyers)}
-        return sorted(found)
+        u = t.party_usccs.c
+        stmt = select(u.party_id, u.uscc).where(u.party_id.in_(sorted(set(party_ids)))).order_by(u.party_id)
+        return [(r[0], r[1]) for r in self.conn.execute(stmt)]
+
+    def bind_usccs(self, pairs: Sequence[tuple[str, str]], event_id: str) -> None:
+        known = {party for party, _ in self.party_usccs([p for p, _ in pairs])}
+        fresh = [{"party_id": p, "uscc": u, "created_event": event_id} for p, u in pairs if p not in known]
+        if fresh:
+            self.conn.execute(insert(t.party_usccs), fresh)
 
     # trade verification -----------------------------------------------------------------------------
 

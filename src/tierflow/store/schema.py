@@ -73,6 +73,8 @@ vouchers = Table(
     CheckConstraint("face_minor > 0", name="face_positive"),
     CheckConstraint("split_count >= 0", name="split_count"),
     Index("ix_vouchers_obligor_maturity", "obligor_id", "maturity", "id"),
+    # The obligor-standing check on every hop: overdue, or active past maturity.
+    Index("ix_vouchers_obligor_status", "obligor_id", "status", "maturity"),
 )
 
 holdings = Table(
@@ -126,6 +128,7 @@ offers = Table(
     Column("resolved_event", String(40), nullable=True),
     Index("ix_offers_status_expires", "status", "expires_at"),
     Index("ix_offers_holding", "holding_id"),
+    Index("ix_offers_voucher", "voucher_id"),
 )
 
 financings = Table(
@@ -151,6 +154,7 @@ financings = Table(
     Column("created_event", String(40), nullable=False),
     Column("resolved_event", String(40), nullable=True),
     Index("ix_financings_financier_status", "financier_id", "status", "id"),
+    Index("ix_financings_voucher", "voucher_id"),
 )
 
 settlements = Table(
@@ -206,6 +210,16 @@ documents = Table(
     Column("created_event", String(40), nullable=False),
     UniqueConstraint("type", "number"),
     CheckConstraint("type in ('contract','vat_invoice','delivery_note')", name="type"),
+)
+
+# Which party a USCC names: fixed by the first registered invoice that ties them (``document.register``), so the
+# trade checks read a party's USCC with one key lookup. Unique both ways.
+party_usccs = Table(
+    "party_usccs",
+    metadata,
+    Column("party_id", String(40), ForeignKey("parties.id"), primary_key=True),
+    Column("uscc", String(18), nullable=False, unique=True),
+    Column("created_event", String(40), nullable=False),
 )
 
 # Trade-background verdicts: one per issue, transfer offer or financing request that ran the rules. ``results`` is

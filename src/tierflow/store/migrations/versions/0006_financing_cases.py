@@ -18,6 +18,19 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
+        "party_usccs",
+        sa.Column("party_id", sa.String(length=40), nullable=False),
+        sa.Column("uscc", sa.String(length=18), nullable=False),
+        sa.Column("created_event", sa.String(length=40), nullable=False),
+        sa.ForeignKeyConstraint(["party_id"], ["parties.id"], name=op.f("fk_party_usccs_party_id_parties")),
+        sa.PrimaryKeyConstraint("party_id", name=op.f("pk_party_usccs")),
+        sa.UniqueConstraint("uscc", name=op.f("uq_party_usccs_uscc")),
+    )
+    _bind_registered_usccs()
+    op.create_index("ix_offers_voucher", "offers", ["voucher_id"])
+    op.create_index("ix_financings_voucher", "financings", ["voucher_id"])
+    op.create_index("ix_vouchers_obligor_status", "vouchers", ["obligor_id", "status", "maturity"])
+    op.create_table(
         "case_files",
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("financing_id", sa.String(length=40), nullable=True),
@@ -124,7 +137,32 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_repayments_financing_id"), ["financing_id"], unique=False)
 
 
+def _bind_registered_usccs() -> None:
+    """The USCC bindings already implied by registered invoices (the first registration of each pairing)."""
+    bind = op.get_bind()
+    rows = bind.execute(
+        sa.text(
+            "SELECT seller_id AS party, seller_uscc AS uscc, created_event FROM documents "
+            "WHERE seller_uscc IS NOT NULL UNION ALL "
+            "SELECT buyer_id, buyer_uscc, created_event FROM documents WHERE buyer_uscc IS NOT NULL "
+            "ORDER BY created_event"
+        )
+    ).all()
+    seen: set[str] = set()
+    for party, uscc, event in rows:
+        if party not in seen:
+            seen.add(party)
+            bind.execute(
+                sa.text("INSERT INTO party_usccs (party_id, uscc, created_event) VALUES (:p, :u, :e)"),
+                {"p": party, "u": uscc, "e": event},
+            )
+
+
 def downgrade() -> None:
+    op.drop_index("ix_vouchers_obligor_status", table_name="vouchers")
+    op.drop_index("ix_financings_voucher", table_name="financings")
+    op.drop_index("ix_offers_voucher", table_name="offers")
+    op.drop_table("party_usccs")
     with op.batch_alter_table("repayments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_repayments_financing_id"))
 
