@@ -33,6 +33,23 @@ def test_demo_export_verify_receipt_and_consistency(env: Path) -> None:
     assert summary["journal_size"] > 60 and summary["checkpoint_cosignatures"] == 3
     assert (env / "var" / "demo-credentials.json").exists()
 
+    assert summary["trade_documents"] > 0 and summary["refused_by_rules"].get("trade_check_failed", 0) == 0
+
+    # The demo's assets, re-reviewed: every hop is found and judged with reasons; a package file names vouchers.
+    code, out = run("review-assets", "--json")
+    assert code == 0, out
+    review = json.loads(out)
+    assert review["hops_by_kind"]["issue"] == summary["vouchers"]
+    assert sum(review["outcomes"].values()) == review["hops"]
+    for hop in review["failed"]:
+        assert hop["failures"] and all(f["reasons"] for f in hop["failures"])
+    package = env / "package.txt"
+    package.write_text("vch_unknown\n")
+    code, out = run("review-assets", "--file", str(package), "--json")
+    assert code == 0 and json.loads(out)["missing_vouchers"] == ["vch_unknown"]
+    code, out = run("review-assets", "--file", str(env / "nope.txt"))
+    assert code != 0
+
     code, out = run("export", "--out", str(env / "first"), "--json")
     assert code == 0, out
     first_size = json.loads(out)["tree_size"]

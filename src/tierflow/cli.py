@@ -285,6 +285,63 @@ def receipt(
         console.print(f"receipt for {event_id} written to {out}")
 
 
+@app.command("review-assets")
+def review_assets(
+    vouchers: Annotated[
+        list[str] | None,
+        typer.Argument(help="Voucher ids of the package (vch_...); all vouchers when none is given."),
+    ] = None,
+    package_file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="A file with one voucher id per line (the asset package).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the full JSON report here.")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Re-check the trade background of every hop of an asset package (issues, transfers, financings) against
+    the platform's current documents and invoice usage, as a bank or a securitisation pool would before buying it.
+    Read-only: nothing is recorded."""
+    from tierflow.services.asset_review import review_package
+    from tierflow.store.asset_reads import asset_reads
+
+    ids = list(vouchers or [])
+    if package_file is not None:
+        try:
+            ids += [line.strip() for line in package_file.read_text().splitlines() if line.strip()]
+        except OSError as error:
+            _fail(f"cannot read {package_file}: {error.strerror}")
+    platform = _open()
+    with _progress() as progress:
+        task = progress.add_task("reviewing vouchers", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        with asset_reads(platform.engine) as reads:
+            report = review_package(reads, ids or None, today=platform.clock().date(), progress=advance)
+    result = report.as_json()
+    if out is not None:
+        out.write_text(json.dumps(result, indent=2) + "\n")
+    if json_out:
+        print(json.dumps(result, indent=2))
+        return
+    table = Table(title="asset package review", show_header=False)
+    table.add_row("vouchers", str(report.vouchers))
+    table.add_row("hops", ", ".join(f"{k} {v}" for k, v in sorted(report.hops.items())) or "none")
+    table.add_row("outcomes", ", ".join(f"{k} {v}" for k, v in result["outcomes"].items()))
+    table.add_row("failing rules", ", ".join(f"{k} {v}" for k, v in sorted(report.rule_fails.items())) or "none")
+    table.add_row("warning rules", ", ".join(f"{k} {v}" for k, v in sorted(report.rule_warns.items())) or "none")
+    table.add_row("seconds", f"{report.seconds:.2f}")
+    if report.missing_vouchers:
+        table.add_row("unknown vouchers", ", ".join(report.missing_vouchers[:10]))
+    console.print(table)
+    for hop in report.failed[:20]:
+        console.print(f"[red]fail[/red] {hop.kind} {hop.id} (voucher {hop.voucher_id})")
+        for failure in hop.failures:
+            console.print(f"  {failure.version}: " + "; ".join(failure.reasons))
+    if len(report.failed) > 20:
+        console.print(f"... and {len(report.failed) - 20} more failing hops (see --json or --out)")
+
+
 @admin.command("token")
 def token(party_id: Annotated[str, typer.Argument(help="The party's id (pty_...).")]) -> None:
     """Issue a new API token for a party (the old one stops working)."""
