@@ -339,6 +339,7 @@ def crash_env(database_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, str
         TIERFLOW_PLATFORM_KEY=base64.b64encode(seed).decode(),
         TIERFLOW_INTEGRATE_INTERVAL_MS="5",
         TIERFLOW_INTEGRATE_BATCH="16",
+        TIERFLOW_TRADE_CHECKS="record",  # placeholder trade references: the checks run and record, not refuse
         PYTHONUNBUFFERED="1",
     )
     yield env, seed
