@@ -303,7 +303,14 @@ def test_an_invalid_registered_uscc_fails() -> None:
     reasons = verdict.result("uscc-check-digit").reasons
     assert verdict.result("uscc-check-digit").outcome is Outcome.FAIL
     assert len(reasons) == 1 and reasons[0].startswith(
-        "transferee tier2-ltd's registered USCC is invalid: check character"
+        f"transferee {TIER2.name} (tier2-ltd)'s registered USCC is invalid: check character"
+    )
+
+
+def test_a_party_with_no_uscc_on_record_fails_in_words() -> None:
+    verdict = verify(facts(replace(TRANSFER, to_party=replace(TIER2, uscc=""))))
+    assert verdict.result("uscc-check-digit").reasons == (
+        f"transferee {TIER2.name} (tier2-ltd) has no USCC on record (no registered invoice names it)",
     )
 
 

@@ -104,7 +104,7 @@ def test_the_case_page_is_for_the_applicant_and_the_institution_only(
         page = browser(username).get(path)
         assert page.status_code == 200, username
         text = main(page.text)
-        assert "Financing case: CNY 500000.00 for Tier-1 Ltd" in text
+        assert "Financing case: CNY 500,000.00 for Tier-1 Ltd" in text
         assert 'aria-current="step"' in text and "Trade checked" in text
         assert "First Bank" in text and "Tier-1 Ltd" in text
     for username in ("supplier2", "core.clerk"):
@@ -276,7 +276,7 @@ def test_a_camt054_upload_records_repayments(world: World, browser: Any, platfor
     case = case_of(platform, fin_id)
     assert case["repaid"] == "200000.00" and case["outstanding"] == "300000.00" and case["stage"] == "disbursed"
     shown = main(officer.get(f"/portal/financings/{fin_id}").text)
-    assert "Core Co" in shown.split('id="repaid-h"', 1)[1] and "300000.00" in shown
+    assert "Core Co" in shown.split('id="repaid-h"', 1)[1] and "300,000.00" in shown
 
     # The same file again records nothing twice; a file that is not a camt.054 is refused in words.
     again = main(upload(notification).text)

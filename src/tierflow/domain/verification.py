@@ -359,9 +359,12 @@ def _uscc_check_digits(facts: Facts) -> Finding:
     # The trading parties: for a financing, those of the trade behind it (an institution issues no invoices).
     trade = facts.hop.trade
     for role, party in (("transferor", trade.from_party), ("transferee", trade.to_party)):
+        if not party.uscc:
+            fails.append(f"{role} {party.name} ({party.id}) has no USCC on record (no registered invoice names it)")
+            continue
         problem = uscc_problem(party.uscc)
         if problem is not None:
-            fails.append(f"{role} {party.id}'s registered USCC is invalid: {problem}")
+            fails.append(f"{role} {party.name} ({party.id})'s registered USCC is invalid: {problem}")
     # Invoices validate their codes on construction; re-checked so that one stored under a laxer
     # release of this module is still caught.
     for inv in _supplied_invoices(facts):
