@@ -15,7 +15,14 @@ from datetime import date
 from typing import Any
 
 from tierflow.domain import operations as ops
-from tierflow.domain.errors import InvalidTransition, NotAuthorised, NotMatured, Overpayment, WrongRole
+from tierflow.domain.errors import (
+    InvalidTransition,
+    NotAuthorised,
+    NotMatured,
+    Overpayment,
+    SelfTransfer,
+    WrongRole,
+)
 from tierflow.domain.financing_case import MAX_USER, POST_LOAN, Stage, advance, check_maker_checker, outstanding_minor
 from tierflow.domain.model import Financing, FinancingStatus, Holding, HoldingStatus, Party, Role, Voucher
 from tierflow.domain.money import Money
@@ -54,6 +61,8 @@ def request_financing(ctx: Context) -> Result:
     financier = _party(ctx.repo, ctx.body.get("financier"), "financier")
     if financier.role is not Role.FINANCIER:
         raise WrongRole("Financing is requested from a financial institution.", party=financier.id)
+    if financier.id == ctx.actor_id:
+        raise SelfTransfer("An institution cannot finance its own holding.", party=financier.id)
     amount = c.money(ctx.body)
     _same_currency(amount, voucher)
     fee = c.money(ctx.body, "fee") if "fee" in ctx.body else Money(0, amount.currency)

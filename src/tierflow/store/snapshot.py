@@ -30,6 +30,12 @@ PROJECTIONS: tuple[Table, ...] = (
     t.settlement_payments,
     t.freezes,
     t.documents,
+    t.party_usccs,
+    t.verifications,
+    t.invoice_uses,
+    t.financing_cases,
+    t.case_steps,
+    t.repayments,
 )
 
 Snapshot = dict[str, list[tuple[Any, ...]]]
