@@ -35,11 +35,14 @@ from tierflow.ledger.note import NoteSigner
 from tierflow.services.access import AccessService
 from tierflow.services.accounts import AccountService, custody_key
 from tierflow.services.financing_case import FinancingCaseService
+from tierflow.services.footprints import FootprintService
+from tierflow.services.green import GreenService
 from tierflow.services.journal import JournalService
 from tierflow.services.ledger import Clock, LedgerService, policy_from_json, policy_to_json, utc_now
 from tierflow.services.queries import QueryService
 from tierflow.store.accounts import SqlAccountStore
 from tierflow.store.engine import make_engine
+from tierflow.store.footprints import SqlFootprintStore
 from tierflow.store.migrate import upgrade
 from tierflow.store.queries import SqlReadModel, genesis_command
 from tierflow.store.repository import SqlUnitOfWorkFactory
@@ -86,6 +89,8 @@ class Platform:
     clock: Clock
     outside: OutsideServices
     cases: FinancingCaseService
+    green: GreenService
+    footprints: FootprintService
 
     def close(self) -> None:
         self.engine.dispose()
@@ -191,6 +196,8 @@ def open_platform(
         clock=clock,
         outside=outside,
         cases=cases,
+        green=GreenService(uow),
+        footprints=FootprintService(SqlFootprintStore(engine), clock=clock),
     )
 
 

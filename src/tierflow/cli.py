@@ -342,6 +342,131 @@ def review_assets(
         console.print(f"... and {len(report.failed) - 20} more failing hops (see --json or --out)")
 
 
+esg = typer.Typer(help="ESG figures (HKEX ESG Reporting Guide KPIs) from activity and HR data.", no_args_is_help=True)
+app.add_typer(esg, name="esg")
+
+
+@esg.command("report")
+def esg_report(
+    input_file: Annotated[
+        Path | None,
+        typer.Option("--input", "-i", help="The inputs (JSON: year, employees, activities with pinned factors...)."),
+    ] = None,
+    example: Annotated[bool, typer.Option("--example", help="Use the bundled 2021 example inputs.")] = False,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or html.")] = "table",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the report here instead of stdout.")] = None,
+) -> None:
+    """Compute the ESG KPI table: GHG by scope with every factor pinned by id, intensities, energy, water,
+    waste, workforce, turnover and training; as a table, CSV, JSON, or an HTML report with charts."""
+    from importlib import resources
+
+    from tierflow.domain.errors import DomainError
+    from tierflow.green.esg import build_table
+    from tierflow.green.esg_inputs import EsgInputError, parse_inputs
+    from tierflow.green.report import render_csv, render_html, render_json
+
+    if fmt not in ("table", "csv", "json", "html"):
+        _fail(f"unknown format {fmt!r}", "use table, csv, json or html")
+    if (input_file is None) == (not example):
+        _fail("give the inputs with --input FILE, or --example for the bundled 2021 inputs")
+    try:
+        if input_file is not None:
+            text = input_file.read_text()
+        else:
+            text = resources.files("tierflow.green").joinpath("data/examples/esg-2021.json").read_text()
+        data = json.loads(text, parse_float=lambda raw: _reject_float(raw))
+        table = build_table(parse_inputs(data))
+    except OSError as error:
+        _fail(f"cannot read {input_file}: {error.strerror}")
+    except json.JSONDecodeError as error:
+        _fail(f"the inputs are not JSON: {error}")
+    except (EsgInputError, DomainError, ValueError) as error:
+        _fail(f"the inputs do not hold: {error}")
+    if fmt == "table":
+        grid = Table(title=f"ESG KPIs {table.year}" if hasattr(table, "year") else "ESG KPIs")
+        for column in ("KPI", "item", "value", "unit"):
+            grid.add_column(column)
+        for row in table.rows:
+            grid.add_row(row.code, row.item, "" if row.value is None else str(row.value), row.unit)
+        console.print(grid)
+        return
+    rendered = {"csv": render_csv, "json": render_json}.get(fmt)
+    text_out = rendered(table) if rendered else render_html(table, "ESG KPIs")
+    if out is None:
+        print(text_out, end="" if text_out.endswith("\n") else "\n")
+    else:
+        out.write_text(text_out)
+        console.print(f"report written to {out}")
+
+
+def _reject_float(raw: str) -> Any:
+    raise ValueError(f"write the number {raw} as a string (\"{raw}\"): binary floats would change the figures")
+
+
+footprint = typer.Typer(
+    help="Product carbon footprints (PACT v3): import, export, and the clients that read them.", no_args_is_help=True
+)
+app.add_typer(footprint, name="footprint")
+
+
+@footprint.command("import")
+def footprint_import(
+    file: Annotated[Path, typer.Argument(help="JSON: one footprint, a list, or {\"data\": [...]}, PACT v2 or v3.")],
+    party: Annotated[str, typer.Option("--party", help="The data owner's party id (pty_...).")],
+    json_out: JsonFlag = False,
+) -> None:
+    """Publish footprints as the data owner (a v2 document is converted to v3)."""
+    from tierflow.domain.errors import DomainError
+    from tierflow.services.footprints import import_footprints
+
+    platform = _open()
+    try:
+        ids = import_footprints(platform.footprints, party, file)
+    except OSError as error:
+        _fail(f"cannot read {file}: {error.strerror}")
+    except (DomainError, ValueError) as error:
+        _fail(f"the footprints do not hold: {error}")
+    if json_out:
+        print(json.dumps({"published": ids}))
+    else:
+        console.print(f"published {len(ids)} footprint(s) for {party}")
+
+
+@footprint.command("export")
+def footprint_export(
+    party: Annotated[str, typer.Option("--party", help="The data owner's party id (pty_...).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Write the footprints here.")],
+    version: Annotated[int, typer.Option("--version", help="PACT data model version: 3 (default) or 2.")] = 3,
+) -> None:
+    """Write the owner's footprints as {"data": [...]} in PACT v3 (or v2) JSON."""
+    from tierflow.services.footprints import export_footprints
+
+    if version not in (2, 3):
+        _fail("--version is 2 or 3")
+    platform = _open()
+    count = export_footprints(platform.footprints, party, out, version=version)
+    console.print(f"{count} footprint(s) written to {out}")
+
+
+@footprint.command("client")
+def footprint_client(
+    owner: Annotated[str, typer.Option("--owner", help="The data owner's party id.")],
+    reader: Annotated[str, typer.Option("--for", help="The party that will read the footprints.")],
+    events_url: Annotated[str | None, typer.Option("--events-url", help="Where its PACT events go.")] = None,
+) -> None:
+    """Register a PACT client (OAuth client credentials) for a party to read an owner's footprints; the secret is
+    shown once."""
+    from tierflow.domain.errors import DomainError
+
+    platform = _open()
+    try:
+        client, secret = platform.footprints.register_client(owner, reader, events_url=events_url)
+    except DomainError as error:
+        _fail(error.message)
+    answer = {"client_id": client.client_id, "client_secret": secret, "token_url": "/pact/auth/token"}
+    print(json.dumps(answer, indent=2))
+
+
 @admin.command("token")
 def token(party_id: Annotated[str, typer.Argument(help="The party's id (pty_...).")]) -> None:
     """Issue a new API token for a party (the old one stops working)."""

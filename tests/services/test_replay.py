@@ -205,7 +205,8 @@ def test_snapshot_sees_every_projection_change_but_not_tokens(chain: Chain) -> N
     before = snapshot(chain.p.engine)
     assert set(before) == {"parties", "vouchers", "holdings", "offers", "financings", "settlements",
                            "settlement_payments", "freezes", "documents", "party_usccs", "verifications",
-                           "invoice_uses", "financing_cases", "case_steps", "repayments"}
+                           "invoice_uses", "financing_cases", "case_steps", "repayments", "green_labels", "sll_terms",
+                           "kpi_observations"}
     chain.p.access.issue_token(chain.tier1.party_id)
     assert snapshot(chain.p.engine) == before
     with chain.p.engine.begin() as conn:

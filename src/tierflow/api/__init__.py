@@ -20,11 +20,13 @@ from tierflow.api.background import Background
 from tierflow.api.committer import GroupCommitter
 from tierflow.api.routes_cases import router as cases_router
 from tierflow.api.routes_documents import router as documents_router
+from tierflow.api.routes_green import router as green_router
 from tierflow.api.routes_journal import router as journal_router
 from tierflow.api.routes_ledger import router as ledger_router
+from tierflow.api.routes_pact import router as pact_router
 from tierflow.bootstrap import Platform
 
-ROUTERS = (ledger_router, cases_router, documents_router, journal_router)
+ROUTERS = (ledger_router, cases_router, documents_router, green_router, journal_router)
 
 
 def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
@@ -54,4 +56,6 @@ def create_app(platform: Platform, *, background: bool = True) -> FastAPI:
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    # PACT clients authenticate with PACT's own OAuth tokens, not the party tokens of ROUTERS (``routes_pact``).
+    app.include_router(pact_router)
     return app

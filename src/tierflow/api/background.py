@@ -9,6 +9,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from tierflow.api.routes_pact import deliver as deliver_pact_event
 from tierflow.bootstrap import Platform
 from tierflow.services.commands import SignedCommand
 from tierflow.services.financing_case import Acting
@@ -60,5 +61,7 @@ class Background:
                     expire_offers(self._platform)
                 if ticks % 600 == 0:
                     mark_overdue_financings(self._platform)
+                if ticks % 100 == 0:
+                    self._platform.footprints.deliver_due(deliver_pact_event)
             except Exception:  # keep serving; the next tick retries
                 log.exception("background integration failed")

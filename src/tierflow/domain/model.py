@@ -37,6 +37,7 @@ class Role(StrEnum):
     SUPPLIER = "supplier"
     FINANCIER = "financial_institution"
     OPERATOR = "operator"
+    CERTIFIER = "certifier"  # an accredited verifier: signs green labels and confirms sustainability KPIs
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,6 +96,7 @@ AREA_NAMES = {
     Role.SUPPLIER: "supplier",
     Role.FINANCIER: "financial institution",
     Role.OPERATOR: "platform operator",
+    Role.CERTIFIER: "certifier",
 }
 
 

@@ -24,6 +24,7 @@ HOME = {
     Role.SUPPLIER: "/portal/supplier",
     Role.FINANCIER: "/portal/bank",
     Role.OPERATOR: "/portal/audit",
+    Role.CERTIFIER: "/portal/green",
 }
 
 

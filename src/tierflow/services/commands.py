@@ -36,7 +36,7 @@ KINDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "transfer.expire": (frozenset({"offer_id"}), frozenset()),
     "financing.request": (
         frozenset({"holding_id", "financier", "amount", "currency", "annual_rate"}),
-        frozenset({"basis", "fee", "recourse", "contract_ref", "invoice_refs"}),
+        frozenset({"basis", "fee", "recourse", "contract_ref", "invoice_refs", "sustainability_link"}),
     ),
     "financing.review": (frozenset({"financing_id", "user", "recommendation"}), frozenset({"note"})),
     "financing.approve": (frozenset({"financing_id", "user"}), frozenset({"note"})),
@@ -58,6 +58,17 @@ KINDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "freeze.release": (frozenset({"freeze_id"}), frozenset()),
     "voucher.settle": (frozenset({"voucher_id", "amount", "currency"}), frozenset()),
     "document.register": (frozenset({"type", "fields"}), frozenset({"source", "seller_party", "buyer_party"})),
+    "green.label": (
+        frozenset(
+            {"subject_kind", "subject_id", "taxonomy", "version", "code", "criterion_id", "evidence", "valid_from"}
+        ),
+        frozenset({"valid_to"}),
+    ),
+    "green.label.revoke": (frozenset({"label_id", "reason"}), frozenset()),
+    "green.kpi.certify": (
+        frozenset({"financing_id", "kpi_id", "year", "value", "value_with_baseline_factors", "factor_ids", "evidence"}),
+        frozenset(),
+    ),
 }
 
 

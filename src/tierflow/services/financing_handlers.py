@@ -9,6 +9,7 @@ replay of the journal rebuilds every case exactly.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
@@ -37,6 +38,7 @@ from tierflow.services.context import locked_voucher as _voucher
 from tierflow.services.context import same_currency as _same_currency
 from tierflow.services.context import store_outcome as _store
 from tierflow.services.errors import InvalidCommand, NotFound, RepaymentRecorded, TradeCheckFailed
+from tierflow.services.green_handlers import effective_rate, parse_terms
 from tierflow.services.ports import CaseRecord, CaseStep, RepaymentRecord
 
 RECOMMENDATIONS = ("approve", "decline")
@@ -69,6 +71,7 @@ def request_financing(ctx: Context) -> Result:
     annual_rate = c.rate(ctx.body, "annual_rate")
     basis = _basis(ctx.body)
     recourse = c.optional_bool(ctx.body, "recourse", default=True)
+    link = parse_terms(ctx.body["sustainability_link"])[1] if "sustainability_link" in ctx.body else None
     priced = quote(
         amount,
         annual_rate=annual_rate,
@@ -113,6 +116,8 @@ def request_financing(ctx: Context) -> Result:
         status=FinancingStatus.DECLINED if rejected else FinancingStatus.REQUESTED,
     )
     ctx.repo.add_financing(financing, ctx.event_id)
+    if link is not None:
+        ctx.repo.put_sll_terms(financing.id, json.dumps(link, sort_keys=True, separators=(",", ":")), ctx.event_id)
     stage = Stage.REJECTED if rejected else Stage.VERIFIED
     if checked is not None:
         tc.store(ctx.repo, checked, ctx.event_id, record_usage=not rejected)
@@ -134,6 +139,8 @@ def request_financing(ctx: Context) -> Result:
         "quote": _quote_json(priced, amount.currency),
         "trade_check": checked.summary() if checked is not None else None,
     }
+    if link is not None:
+        effects["sustainability_link"] = link
     if not rejected:
         effects["encumbered_holding_id"] = part_id
     return Result(effects, {ctx.actor_id, financier.id, voucher.obligor})
@@ -335,9 +342,11 @@ def fund_financing(ctx: Context) -> Result:
     funded = financing.with_status(FinancingStatus.FUNDED)
     part = ctx.repo.get_holding(financing.holding_id, for_update=True)
     assert part is not None
+    # Sustainability-linked terms move the rate by the credited KPI steps certified so far.
+    rate, linked = effective_rate(ctx, financing)
     priced = quote(
         Money(financing.amount_minor, financing.currency),
-        annual_rate=financing.annual_rate,
+        annual_rate=rate,
         value_date=ctx.today,
         maturity=financing.maturity,
         basis=financing.basis,
@@ -356,6 +365,7 @@ def fund_financing(ctx: Context) -> Result:
         payment_message_id=message_id,
         payment_sha256=payment_sha256,
         bank_reference=bank_reference,
+        **({"sustainability_link": linked} if linked is not None else {}),
     )
 
 

@@ -51,6 +51,7 @@ from tierflow.services.errors import (
     UsccConflict,
 )
 from tierflow.services.financing_handlers import FINANCING_HANDLERS, close_case
+from tierflow.services.green_handlers import GREEN_HANDLERS
 from tierflow.services.ids import party_id_for
 from tierflow.services.ports import DocumentRecord, FreezeRecord, Repository, SettlementRecord
 
@@ -474,6 +475,7 @@ HANDLERS: dict[str, Handler] = {
     "transfer.reject": reject_transfer,
     "transfer.expire": expire_transfer,
     **FINANCING_HANDLERS,
+    **GREEN_HANDLERS,
     "holding.freeze": freeze_holding,
     "freeze.release": release_freeze,
     "document.register": register_document,

@@ -145,6 +145,35 @@ class CaseFile:
     created_at: str
 
 
+@dataclass(frozen=True, slots=True)
+class LabelRecord:
+    id: str
+    subject_kind: str
+    subject_id: str
+    taxonomy_id: str
+    taxonomy_version: str
+    item_code: str
+    criterion_id: str
+    record: str  # the label as signed, canonical JSON
+    certifier_id: str
+    valid_from: date
+    valid_to: date | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class KpiObservationRecord:
+    id: str
+    financing_id: str
+    kpi_id: str
+    year: int
+    certifier_id: str
+    observation: str
+    outcome: str
+    adjustment_bp: int
+    assessment: str
+
+
 class Repository(Protocol):
     @property
     def row_locks(self) -> bool:
@@ -249,6 +278,23 @@ class Repository(Protocol):
 
     def get_file(self, sha256: str) -> CaseFile | None: ...
     def files_of(self, financing_id: str) -> list[CaseFile]: ...
+
+    # green finance
+    def add_label(self, label: LabelRecord, event_id: str) -> None: ...
+    def get_label(self, label_id: str) -> LabelRecord | None: ...
+    def revoke_label(self, label_id: str, event_id: str) -> None: ...
+    def put_sll_terms(self, financing_id: str, terms: str, event_id: str) -> None: ...
+    def sll_terms(self, financing_id: str) -> str | None: ...
+    def add_kpi_observation(self, observation: KpiObservationRecord, event_id: str) -> None: ...
+    def kpi_observations(self, financing_id: str) -> list[KpiObservationRecord]: ...
+    def kpi_observation_exists(self, financing_id: str, kpi_id: str, year: int) -> bool: ...
+    def labels(
+        self, *, subject_id: str | None = None, taxonomy_id: str | None = None, limit: int = 200
+    ) -> list[LabelRecord]: ...
+    def labels_for_subjects(
+        self, subjects: Sequence[tuple[str, str]], *, taxonomy_id: str | None = None
+    ) -> list[LabelRecord]: ...
+    def financings_of(self, financier_id: str, status: str) -> list[Financing]: ...
 
     # journal and idempotency
     def digest_seen(self, command_digest: str) -> bool: ...

@@ -42,12 +42,15 @@ from tierflow.services.ports import (
     EventRecord,
     FreezeRecord,
     InvoiceUseRecord,
+    KpiObservationRecord,
+    LabelRecord,
     RepaymentRecord,
     SettlementRecord,
     StoredAnswer,
     VerificationRecord,
 )
 from tierflow.store import schema as t
+from tierflow.store import schema_green as g
 from tierflow.store.engine import READ_ONLY
 from tierflow.store.raw import RawStatements
 from tierflow.store.tree import SqlTreeRepository
@@ -145,6 +148,23 @@ def repayment_from_row(row: Any) -> RepaymentRecord:
         currency=row.currency,
         booking_date=_date(row.booking_date),
         payer=row.payer,
+    )
+
+
+def label_from_row(row: Any) -> LabelRecord:
+    return LabelRecord(
+        id=row.id,
+        subject_kind=row.subject_kind,
+        subject_id=row.subject_id,
+        taxonomy_id=row.taxonomy_id,
+        taxonomy_version=row.taxonomy_version,
+        item_code=row.item_code,
+        criterion_id=row.criterion_id,
+        record=row.record,
+        certifier_id=row.certifier_id,
+        valid_from=_date(row.valid_from),
+        valid_to=None if row.valid_to is None else _date(row.valid_to),
+        status=row.status,
     )
 
 
@@ -737,6 +757,116 @@ class SqlRepository:
         f = t.case_files.c
         stmt = select(t.case_files).where(f.financing_id == financing_id).order_by(f.created_at, f.sha256)
         return [file_from_row(r) for r in self.conn.execute(stmt)]
+
+    # green finance ----------------------------------------------------------------------------------
+
+    def add_label(self, label: LabelRecord, event_id: str) -> None:
+        self.conn.execute(
+            insert(g.green_labels).values(
+                id=label.id,
+                subject_kind=label.subject_kind,
+                subject_id=label.subject_id,
+                taxonomy_id=label.taxonomy_id,
+                taxonomy_version=label.taxonomy_version,
+                item_code=label.item_code,
+                criterion_id=label.criterion_id,
+                record=label.record,
+                certifier_id=label.certifier_id,
+                valid_from=label.valid_from,
+                valid_to=label.valid_to,
+                status=label.status,
+                created_event=event_id,
+            )
+        )
+
+    def get_label(self, label_id: str) -> LabelRecord | None:
+        row = self._one(select(g.green_labels).where(g.green_labels.c.id == label_id))
+        return None if row is None else label_from_row(row)
+
+    def revoke_label(self, label_id: str, event_id: str) -> None:
+        self.conn.execute(
+            update(g.green_labels)
+            .where(g.green_labels.c.id == label_id)
+            .values(status="revoked", revoked_event=event_id)
+        )
+
+    def put_sll_terms(self, financing_id: str, terms: str, event_id: str) -> None:
+        self.conn.execute(insert(g.sll_terms).values(financing_id=financing_id, terms=terms, created_event=event_id))
+
+    def sll_terms(self, financing_id: str) -> str | None:
+        row = self._one(select(g.sll_terms.c.terms).where(g.sll_terms.c.financing_id == financing_id))
+        return None if row is None else str(row.terms)
+
+    def add_kpi_observation(self, observation: KpiObservationRecord, event_id: str) -> None:
+        self.conn.execute(
+            insert(g.kpi_observations).values(
+                id=observation.id,
+                financing_id=observation.financing_id,
+                kpi_id=observation.kpi_id,
+                year=observation.year,
+                certifier_id=observation.certifier_id,
+                observation=observation.observation,
+                outcome=observation.outcome,
+                adjustment_bp=observation.adjustment_bp,
+                assessment=observation.assessment,
+                created_event=event_id,
+            )
+        )
+
+    def kpi_observations(self, financing_id: str) -> list[KpiObservationRecord]:
+        k = g.kpi_observations.c
+        stmt = select(g.kpi_observations).where(k.financing_id == financing_id).order_by(k.year, k.kpi_id)
+        return [
+            KpiObservationRecord(
+                r.id,
+                r.financing_id,
+                r.kpi_id,
+                r.year,
+                r.certifier_id,
+                r.observation,
+                r.outcome,
+                r.adjustment_bp,
+                r.assessment,
+            )
+            for r in self.conn.execute(stmt)
+        ]
+
+    def kpi_observation_exists(self, financing_id: str, kpi_id: str, year: int) -> bool:
+        k = g.kpi_observations.c
+        stmt = select(k.id).where(k.financing_id == financing_id, k.kpi_id == kpi_id, k.year == year)
+        return self._one(stmt) is not None
+
+    def labels(
+        self, *, subject_id: str | None = None, taxonomy_id: str | None = None, limit: int = 200
+    ) -> list[LabelRecord]:
+        lb = g.green_labels.c
+        stmt = select(g.green_labels).order_by(lb.created_event, lb.id).limit(limit)
+        if subject_id is not None:
+            stmt = stmt.where(lb.subject_id == subject_id)
+        if taxonomy_id is not None:
+            stmt = stmt.where(lb.taxonomy_id == taxonomy_id)
+        return [label_from_row(r) for r in self.conn.execute(stmt)]
+
+    def labels_for_subjects(
+        self, subjects: Sequence[tuple[str, str]], *, taxonomy_id: str | None = None
+    ) -> list[LabelRecord]:
+        lb = g.green_labels.c
+        out: list[LabelRecord] = []
+        for kind in sorted({k for k, _ in subjects}):
+            ids = sorted({i for k, i in subjects if k == kind})
+            for start in range(0, len(ids), 500):
+                stmt = select(g.green_labels).where(
+                    lb.subject_kind == kind, lb.subject_id.in_(ids[start : start + 500])
+                )
+                if taxonomy_id is not None:
+                    stmt = stmt.where(lb.taxonomy_id == taxonomy_id)
+                out.extend(label_from_row(r) for r in self.conn.execute(stmt))
+        return out
+
+    def financings_of(self, financier_id: str, status: str) -> list[Financing]:
+        f = t.financings.c
+        stmt = select(t.financings).where(f.financier_id == financier_id, f.status == status).order_by(f.id)
+        return [financing_from_row(r) for r in self.conn.execute(stmt)]
 
     # journal and idempotency -------------------------------------------------------------------------
 

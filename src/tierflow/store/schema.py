@@ -52,7 +52,9 @@ parties = Table(
     Column("public_key", LargeBinary(32), nullable=False),
     Column("token_hash", String(64), nullable=True, unique=True),
     Column("registered_event", String(40), nullable=False),
-    CheckConstraint("role in ('core_enterprise','supplier','financial_institution','operator')", name="role"),
+    CheckConstraint(
+        "role in ('core_enterprise','supplier','financial_institution','operator','certifier')", name="role"
+    ),
 )
 
 vouchers = Table(
@@ -450,3 +452,8 @@ __all__ = [
     "tree_state",
     "vouchers",
 ]
+
+# Tables defined in their own modules share ``metadata``; importing them here makes it complete wherever the schema
+# is used (the migrations' comparison, ``create_all`` in tools).
+from tierflow.store import schema_green as _schema_green  # noqa: E402, F401
+from tierflow.store import schema_pact as _schema_pact  # noqa: E402, F401

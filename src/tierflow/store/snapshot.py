@@ -17,6 +17,7 @@ from tierflow.domain.rules import Policy
 from tierflow.services.ports import UnitOfWorkFactory
 from tierflow.services.replay import ReplayReport, replay_journal
 from tierflow.store import schema as t
+from tierflow.store import schema_green as g
 from tierflow.store.migrate import upgrade
 from tierflow.store.repository import SqlUnitOfWorkFactory
 
@@ -36,6 +37,9 @@ PROJECTIONS: tuple[Table, ...] = (
     t.financing_cases,
     t.case_steps,
     t.repayments,
+    g.green_labels,
+    g.sll_terms,
+    g.kpi_observations,
 )
 
 Snapshot = dict[str, list[tuple[Any, ...]]]
