@@ -144,3 +144,46 @@ def test_admin_creates_portal_users_and_takes_custody(env: Path) -> None:
     garbage.write_text("not base64!\n")
     result = runner.invoke(app, ["admin", "custody", bank["party_id"], "--seed-file", str(garbage)])
     assert result.exit_code == 2 and "base64" in result.stderr
+
+
+def test_esg_report_in_every_format(env: Path, tmp_path: Path) -> None:
+    code, out = run("esg", "report", "--example", "--format", "json")
+    assert code == 0, out
+    rows = {(r["code"], r["item"]): r for r in json.loads(out)["rows"]}
+    assert rows[("A1.2", "GHG intensity per employee")]["value"] == "0.32"
+    code, out = run("esg", "report", "--example", "--format", "csv")
+    assert code == 0 and out.startswith("code,item,value")
+    report = tmp_path / "esg.html"
+    code, out = run("esg", "report", "--example", "--format", "html", "--out", str(report))
+    assert code == 0 and "<svg" in report.read_text()
+    code, out = run("esg", "report", "--example")
+    assert code == 0 and "292" in out
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"year": 2021, "employees": 10, "activities": [{"id": "a", "kind": "electricity.grid", '
+                   '"scope": 2, "quantity": 1.5, "unit": "MWh", "region": "CN"}]}')
+    code, out = run("esg", "report", "--input", str(bad))
+    assert code != 0
+    code, out = run("esg", "report")
+    assert code != 0
+
+
+def test_footprints_import_and_export(env: Path, tmp_path: Path) -> None:
+    from tests.green.test_pact_model import v3_footprint
+    from tierflow.bootstrap import open_platform
+    from tierflow.client import PartyKey
+    from tierflow.config import Settings
+
+    platform = open_platform(Settings())
+    owner = PartyKey.generate()
+    platform.ledger.submit(owner.registration(name="Owner Co", role="supplier", operator_id=platform.operator.party_id))
+    platform.close()
+    source = tmp_path / "in.json"
+    source.write_text(json.dumps({"data": [v3_footprint()]}))
+    code, out = run("footprint", "import", str(source), "--party", owner.party_id, "--json")
+    assert code == 0, out
+    assert len(json.loads(out)["published"]) == 1
+    target = tmp_path / "out.json"
+    code, out = run("footprint", "export", "--party", owner.party_id, "--out", str(target), "--version", "2")
+    assert code == 0 and len(json.loads(target.read_text())["data"]) == 1
+    code, out = run("footprint", "client", "--owner", owner.party_id, "--for", owner.party_id)
+    assert code == 0 and json.loads(out)["client_secret"]

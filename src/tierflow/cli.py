@@ -383,12 +383,12 @@ def esg_report(
     except (EsgInputError, DomainError, ValueError) as error:
         _fail(f"the inputs do not hold: {error}")
     if fmt == "table":
-        grid = Table(title=f"ESG KPIs {table.year}" if hasattr(table, "year") else "ESG KPIs")
+        grid = Table(title=f"ESG KPIs {table.year}")
         for column in ("KPI", "item", "value", "unit"):
             grid.add_column(column)
         for row in table.rows:
             grid.add_row(row.code, row.item, "" if row.value is None else str(row.value), row.unit)
-        console.print(grid)
+        Console(width=160).print(grid)  # the report itself goes to standard output
         return
     rendered = {"csv": render_csv, "json": render_json}.get(fmt)
     text_out = rendered(table) if rendered else render_html(table, "ESG KPIs")

@@ -15,6 +15,7 @@ financing registry, and disbursement by a pain.001 through the simulated bank.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -112,6 +113,7 @@ class DemoSummary:
     financings_declined: int = 0
     financings_in_review: int = 0
     documents: int = 0
+    green_labels: int = 0
     financed_net: int = 0
     settlements: int = 0
     paid: int = 0
@@ -135,6 +137,7 @@ class DemoSummary:
                 "rejected": self.transfers_rejected,
             },
             "trade_documents": self.documents,
+            "green_labels": self.green_labels,
             "financings": {
                 "funded": self.financings_funded,
                 "declined": self.financings_declined,
@@ -455,6 +458,44 @@ class DemoBuilder:
                 self.summary.paid += paid
                 self.summary.overdue += Money.parse(effects["overdue"], "CNY").minor
 
+    def green(self) -> None:
+        """A green certifier labels about a third of the vouchers under the 2025 Green Finance Support Project
+        Catalogue (with a hashed assurance statement as evidence), so banks see green totals."""
+        from tierflow.green.taxonomy import Taxonomy
+
+        certifier = self.register("China Green Assurance", "certifier")
+        self.certifier = certifier
+        leaves = [leaf for leaf in Taxonomy.load("cn-gfspc", "2025").leaves() if not leaf.provisional] or list(
+            Taxonomy.load("cn-gfspc", "2025").leaves()
+        )
+        page = self.p.queries.vouchers(_operator(self.p), limit=500, after=None)
+        for voucher in page.items:
+            if self.rng.random() >= 0.35:
+                continue
+            item = self.rng.choice(leaves)
+            statement = f"assurance statement {voucher['id']} {item.code}".encode()
+            labelled = self._do(
+                certifier,
+                "green.label",
+                {
+                    "subject_kind": "asset",
+                    "subject_id": voucher["id"],
+                    "taxonomy": "cn-gfspc",
+                    "version": "2025",
+                    "code": item.code,
+                    "criterion_id": item.criteria[0].id,
+                    "evidence": [
+                        {
+                            "description": "third-party assurance statement",
+                            "sha256": hashlib.sha256(statement).hexdigest(),
+                        }
+                    ],
+                    "valid_from": self.clock.now.date().isoformat(),
+                },
+            )
+            if labelled:
+                self.summary.green_labels += 1
+
     def witness(self) -> None:
         """Every bank cosigns the latest checkpoint, as a witness would."""
         self.p.journal.integrate_all()
@@ -508,6 +549,7 @@ def run_demo(
     clock.now = max(clock.now, datetime.now(UTC) - timedelta(days=10))
     builder.issue_wave(max(2, vouchers // 2), (90, 180))
     builder.circulate(steps - steps * 2 // 3, progress, leave_open=True, pace_minutes=20)
+    builder.green()
     builder.witness()
     return builder.summary, builder.members
 
@@ -520,6 +562,7 @@ ROLE_LABELS = {
     "financial_institution": "Financial institution (credit officer)",
     "operator": "Platform operator",
     "auditor": "Auditor (read-only)",
+    "certifier": "Green certifier (verification agency)",
 }
 
 
@@ -557,6 +600,9 @@ def create_demo_logins(platform: Platform, members: list[Member]) -> list[dict[s
         ("operator", "Platform Ops", platform.operator.party_id, "Platform operator", "operator", PortalRole.MEMBER),
         ("auditor", "Audit Team", platform.operator.party_id, "Platform operator", "auditor", PortalRole.AUDITOR),
     ]
+    certifiers = [m for m in members if m.role == "certifier"]
+    if certifiers:
+        people.append(("certifier", "Zhou Lan", certifiers[0].id, certifiers[0].name, "certifier", PortalRole.MEMBER))
     logins = []
     for username, display, party_id, party_name, label, role in people:
         password = f"{username.split('.')[0]}-demo-2026"
