@@ -53,7 +53,7 @@ def test_a_certified_green_financing_counts_in_the_banks_totals(api: Api, cast: 
         api.post(f"/v1/financings/{fid}/{verb}", who, kind, {"financing_id": fid, **body})
     totals = {(r["level"], r["code"]): r for r in api.get("/v1/green/totals", bank).json()["data"]}
     assert totals[(3, "3.1.1")]["amount"] == "300000.00" and totals[(1, "3")]["subjects"] == 1
-    assert api.get(f"/v1/green/labels?subject_id={issued['effects']['voucher_id']}", core).json()["data"]
+    assert api.get("/v1/green/labels", core, subject_id=issued["effects"]["voucher_id"]).json()["data"]
 
 
 def test_esg_figures_from_inputs(api: Api, cast: dict[str, Actor]) -> None:
@@ -71,3 +71,13 @@ def test_esg_figures_from_inputs(api: Api, cast: dict[str, Actor]) -> None:
     bad = json.dumps(floaty).replace('"479"', "479.0")
     refused = api.client.post("/v1/green/esg", content=bad, headers=cast["t1"].auth)
     assert refused.status_code == 400 and "string" in refused.json()["detail"]
+
+
+def test_the_factor_library_is_published_with_its_sources(api: Api, cast: dict[str, Actor]) -> None:
+    answer = api.get("/v1/green/factors", cast["t1"]).json()
+    factors = {f["id"]: f for f in answer["data"]}
+    seed = factors["cn.grid.national.2015.mee-2021-guide"]
+    assert seed["value"] == "0.6101" and seed["source"] and len(answer["digest"]) == 64
+    grid = api.get("/v1/green/factors", cast["t1"], activity="electricity.grid").json()["data"]
+    assert grid and all(f["activity"] == "electricity.grid" for f in grid)
+    assert api.get("/v1/green/factors", cast["t1"], version="nope").status_code == 404

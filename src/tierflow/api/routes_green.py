@@ -19,6 +19,7 @@ from tierflow.api.schemas import Accepted, SignedCommandIn
 from tierflow.domain.errors import DomainError
 from tierflow.green.esg import build_table
 from tierflow.green.esg_inputs import EsgInputError, parse_inputs
+from tierflow.green.factors import DEFAULT_VERSION, FactorLibrary, FactorNotFound
 from tierflow.green.report import render_csv, render_html, table_to_dict
 from tierflow.green.taxonomy import Taxonomy, TaxonomyNode, UnknownTaxonomy, available
 
@@ -64,6 +65,26 @@ def get_taxonomy(party: CurrentParty, taxonomy_id: str, version: str) -> dict[st
     except UnknownTaxonomy as exc:
         raise ApiProblem(404, "not_found", exc.message) from None
     return {"id": taxonomy_id, "version": version, "nodes": [_node(taxonomy, n) for n in taxonomy.children()]}
+
+
+@router.get("/green/factors", summary="The emission-factor library: each factor's id, value, unit, year, source")
+def list_factors(
+    party: CurrentParty,
+    version: Annotated[str, Query(max_length=40)] = DEFAULT_VERSION,
+    activity: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    del party
+    try:
+        library = FactorLibrary.load(version)
+    except FactorNotFound as exc:
+        raise ApiProblem(404, "not_found", str(exc)) from None
+    factors = [f.to_json() for f in library.factors.values() if activity is None or f.activity == activity]
+    return {
+        "version": library.version,
+        "digest": library.digest(),
+        "versions": list(FactorLibrary.available_versions()),
+        "data": sorted(factors, key=lambda f: str(f["id"])),
+    }
 
 
 @router.post(
