@@ -16,8 +16,10 @@ Design overview:
   ``routes_supplier`` (wallet, split and transfer, offers, financing with its price), ``routes_bank``
   (request queue with the stage and verdict of each, maturity reminders, portfolio), ``routes_cases`` (the
   financing case of the applicant and the institution: stages, verdict, steps, contract, registration, payment,
-  repayments, files, and the workflow's actions; camt.054 import), ``routes_audit`` (journal, checkpoints,
-  cosignatures, receipts, provenance graphs) and ``routes_public`` (landing, sign-in, history).
+  repayments, files, green labels and sustainability-linked terms, and the workflow's actions; camt.054 import),
+  ``routes_green`` (a certifier's green labels and KPI certifications; an institution's green totals),
+  ``routes_audit`` (journal, checkpoints, cosignatures, receipts, provenance graphs) and ``routes_public``
+  (landing, sign-in, history).
 """
 
 from __future__ import annotations
@@ -34,10 +36,13 @@ from tierflow.portal.routes_audit import router as audit_router
 from tierflow.portal.routes_bank import router as bank_router
 from tierflow.portal.routes_cases import router as cases_router
 from tierflow.portal.routes_core import router as core_router
+from tierflow.portal.routes_green import router as green_router
 from tierflow.portal.routes_public import router as public_router
 from tierflow.portal.routes_supplier import router as supplier_router
 
-PORTAL_ROUTERS = [public_router, core_router, supplier_router, bank_router, cases_router, audit_router]
+PORTAL_ROUTERS = [
+    public_router, core_router, supplier_router, bank_router, cases_router, green_router, audit_router
+]
 
 
 def create_app(

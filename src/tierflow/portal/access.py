@@ -6,7 +6,7 @@ fails on any route that has none):
 - ``PublicPage``: the landing page, sign-in and static help: no session needed;
 - ``SignedIn``: any signed-in user (their own history, their account);
 - ``area(role)``: a signed-in user of a party with that role (core enterprise, supplier, financial
-  institution, or the operator's people — operators and auditors);
+  institution, certifier, or the operator's people — operators and auditors);
 - ``actor(role)``: as ``area`` for a state-changing POST, and also checks the CSRF token and that the user may
   act (auditors may not);
 - ``session_post``: a signed-in user's POST about their own session (signing out), CSRF checked.
@@ -154,8 +154,10 @@ CoreArea = Annotated[Viewer, Depends(area(Role.CORE_ENTERPRISE))]
 SupplierArea = Annotated[Viewer, Depends(area(Role.SUPPLIER))]
 BankArea = Annotated[Viewer, Depends(area(Role.FINANCIER))]
 AuditArea = Annotated[Viewer, Depends(area(Role.OPERATOR))]
+CertifierArea = Annotated[Viewer, Depends(area(Role.CERTIFIER))]
 CoreActor = Annotated[Viewer, Depends(actor(Role.CORE_ENTERPRISE))]
 SupplierActor = Annotated[Viewer, Depends(actor(Role.SUPPLIER))]
 BankActor = Annotated[Viewer, Depends(actor(Role.FINANCIER))]
+CertifierActor = Annotated[Viewer, Depends(actor(Role.CERTIFIER))]
 AnyActor = Annotated[Viewer, Depends(actor(None))]
 SessionPost = Annotated[Viewer, Depends(session_post)]

@@ -41,12 +41,14 @@ __all__ = [
     "HEAT_LEVELS",
     "MARK_COLOURS",
     "TEXT_COLOURS",
+    "CategoryAmount",
     "Chart",
     "GraphEdge",
     "GraphNode",
     "MaturityBucket",
     "PortfolioRow",
     "TierLevel",
+    "category_bars",
     "currency_exponent",
     "data_table",
     "default_layer_label",
@@ -93,6 +95,7 @@ WIDE = 1100  # a graph wider than this scrolls sideways at its natural size rath
 
 MAX_BUCKETS = 52  # maturity ladder bars (a year of weeks); a note sums up later buckets
 MAX_TIER_ROWS = 12  # tier travel rows; a note sums up deeper tiers
+MAX_CATEGORY_ROWS = 15  # category bars; a note sums up the smaller categories
 MAX_OBLIGORS = 15  # portfolio rows; the rest fold into "Other obligors"
 MAX_PORTFOLIO_BUCKETS = 12  # portfolio columns; later buckets fold into one
 MAX_LAYERS = 12  # provenance graph columns
@@ -184,8 +187,8 @@ def _percent(part: int, total: int) -> str:
     return f"{whole}.{tenth}%" if tenth else f"{whole}%"
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+def _plural(count: int, noun: str, plural: str | None = None) -> str:
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {plural or noun + 's'}"
 
 
 # --- inputs and output --------------------------------------------------------------------------------------
@@ -243,6 +246,19 @@ class TierLevel:
         _non_negative("amount_minor", self.amount_minor)
         _non_negative("tier", self.tier)
         _non_negative("holders", self.holders)
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryAmount:
+    """An amount under one named category (a taxonomy's level-1 category), with how many subjects it counts."""
+
+    name: str
+    amount_minor: int
+    count: int
+
+    def __post_init__(self) -> None:
+        _non_negative("amount_minor", self.amount_minor)
+        _non_negative("count", self.count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -737,6 +753,83 @@ def tier_travel(tiers: Sequence[TierLevel], currency: str, *, chart_id: str, tit
         )
         track = _el("line", {"x1": margin, "x2": margin + span, "y1": y + 30.5, "y2": y + 30.5, "stroke": GRID})
         body.append(_el("g", {"class": "tf-bar"}, label, track, bar))
+    height = 6 + len(shown) * pitch + (22 if note else 4)
+    if note:
+        body.append(_text(margin, height - 10, note[0].upper() + note[1:] + " (see the table).", size=12, fill=MUTED))
+    svg = _svg(chart_id, title, desc, (WIDTH, height), body)
+    return Chart(svg=svg, table=table, title=title, desc=desc)
+
+
+# --- 2b. amounts by category ----------------------------------------------------------------------------------
+
+
+def category_bars(
+    categories: Sequence[CategoryAmount], currency: str, *, chart_id: str, title: str, counted: str = "subject"
+) -> Chart:
+    """Amounts by category, largest first: one horizontal bar per category under a line that says its name, the
+    exact amount, how many ``counted`` things it holds and its share of the total. Past ``MAX_CATEGORY_ROWS`` rows
+    a note sums up the smaller categories (the table lists each)."""
+    chart_id = _check_id(chart_id)
+    if not categories:
+        return _empty(chart_id, title)
+    ordered = sorted(categories, key=lambda c: (-c.amount_minor, c.name))
+    total = sum(c.amount_minor for c in ordered)
+
+    def line(item: CategoryAmount) -> str:
+        return (
+            f"{format_money(item.amount_minor, currency)}, {_plural(item.count, counted)} "
+            f"({_percent(item.amount_minor, total)})"
+        )
+
+    words = [f"{format_money(total, currency)} in {_plural(len(ordered), 'category', 'categories')}."]
+    if len(ordered) > 1 and ordered[0].amount_minor:
+        words.append(f"The most is under {ordered[0].name}: {line(ordered[0])}.")
+    shown, rest = ordered[:MAX_CATEGORY_ROWS], ordered[MAX_CATEGORY_ROWS:]
+    note = ""
+    if rest:
+        held = format_money(sum(c.amount_minor for c in rest), currency)
+        note = f"and {_plural(len(rest), 'smaller category', 'smaller categories')} with {held}"
+        words.append(f"The chart shows the largest {len(shown)}; {note}, listed in the table.")
+    desc = " ".join(words)
+
+    rows = [
+        [c.name, format_money(c.amount_minor, currency), f"{c.count:,}", _percent(c.amount_minor, total)]
+        for c in ordered
+    ]
+    table = data_table(
+        title,
+        ["Category", "Amount", counted.capitalize() + "s", "Share"],
+        rows,
+        numeric=(1, 2, 3),
+        footer=["Total", format_money(total, currency), "", "100%" if total else "0%"],
+        table_id=f"{chart_id}-table",
+    )
+
+    margin, pitch = 8.0, 38.0
+    span = WIDTH - 2 * margin
+    top_amount = max(c.amount_minor for c in shown) or 1
+    body: list[Markup] = []
+    for index, item in enumerate(shown):
+        y = 6 + index * pitch
+        detail = " " + line(item)
+        name = _fit(item.name, span * 0.6, 12)
+        if _text_width(name + detail, 12) > span:
+            detail = _fit(detail, span - _text_width(name, 12), 12)
+        label = _el(
+            "text",
+            {"x": margin, "y": y + 13, "font-size": 12, "fill": INK},
+            _el("tspan", {"font-weight": "600"}, name),
+            detail,
+        )
+        width = item.amount_minor / top_amount * span
+        bar = (
+            _el("rect", {"x": margin, "y": y + 18, "width": max(2.0, width), "height": 12.0, "fill": BRAND})
+            if item.amount_minor
+            else Markup("")
+        )
+        track = _el("line", {"x1": margin, "x2": margin + span, "y1": y + 30.5, "y2": y + 30.5, "stroke": GRID})
+        tip = _el("title", None, f"{item.name}: {line(item)}")
+        body.append(_el("g", {"class": "tf-bar"}, tip, label, track, bar))
     height = 6 + len(shown) * pitch + (22 if note else 4)
     if note:
         body.append(_text(margin, height - 10, note[0].upper() + note[1:] + " (see the table).", size=12, fill=MUTED))

@@ -40,6 +40,8 @@ DONE = {
     "recourse": "Recourse claimed: the applicant owes what the obligor did not pay.",
     "settled": "Payment recorded.",
     "signed_out": "You have signed out.",
+    "labelled": "Label signed and recorded in the journal.",
+    "label_revoked": "Label revoked: it no longer counts in any institution's green totals.",
 }
 
 

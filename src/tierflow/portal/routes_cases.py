@@ -2,7 +2,9 @@
 
 The page shows where the case stands (a stepper through the workflow's stages and how it ended, if it did), the
 trade-check verdict with every rule's result and reasons, the steps so far (which party, which person, when, the
-note), the contract, the registration, the payment and the repayments, and the case's files to download.
+note), the contract, the registration, the payment and the repayments, the case's files to download, and its
+green side: the sustainability-linked terms (KPIs, ratchet, floor), each KPI certification with its assessment
+and the effective rate, and the green labels on the financing or its voucher.
 
 The actions on it are plain POST forms (CSRF token, one-time idempotency key), each shown only to the party
 and at the stage that can use it:
@@ -36,6 +38,7 @@ from tierflow.portal.access import AnyActor, BankActor, BankArea, SignedIn, Supp
 from tierflow.portal.actions import act, case_acting
 from tierflow.portal.forms import FormProblem, ObjectId, error_status, today_of
 from tierflow.portal.render import done, page
+from tierflow.portal.routes_green import case_green
 from tierflow.services.errors import NotFound
 from tierflow.services.financing_case import Reconciliation
 from tierflow.services.payment_data import Account
@@ -210,6 +213,7 @@ def _view(request: Request, viewer: Viewer, financing_id: str) -> dict[str, Any]
         "financier_name": names.get(case["financier"], case["financier"]),
         "same_as_maker": bool(maker) and str(maker).strip().casefold() == viewer.user.username.casefold(),
         "post_loan": stage in POST_LOAN,
+        "green": case_green(platform, viewer, financing_id),
         "today": today_of(platform).isoformat(),
         "may": {
             "review": is_bank and can_act and stage is Stage.VERIFIED,
