@@ -54,6 +54,9 @@ def test_a_certified_green_financing_counts_in_the_banks_totals(api: Api, cast: 
     totals = {(r["level"], r["code"]): r for r in api.get("/v1/green/totals", bank).json()["data"]}
     assert totals[(3, "3.1.1")]["amount"] == "300000.00" and totals[(1, "3")]["subjects"] == 1
     assert api.get("/v1/green/labels", core, subject_id=issued["effects"]["voucher_id"]).json()["data"]
+    # The bank financed the voucher: it sees the label that counts in its totals; another supplier does not.
+    assert api.get("/v1/green/labels", bank, subject_id=issued["effects"]["voucher_id"]).json()["data"]
+    assert api.get("/v1/green/labels", cast["t2"], subject_id=issued["effects"]["voucher_id"]).json()["data"] == []
 
 
 def test_esg_figures_from_inputs(api: Api, cast: dict[str, Actor]) -> None:

@@ -66,7 +66,14 @@ class GreenService:
             return bool(viewer.id == record.subject_id)
         if record.subject_kind == SubjectKind.ASSET.value:
             voucher = repo.get_voucher(record.subject_id)
-            return voucher is not None and viewer.id in (voucher.obligor, voucher.first_holder)
+            if voucher is None:
+                return False
+            if viewer.id in (voucher.obligor, voucher.first_holder):
+                return True
+            # An institution that financed part of the voucher sees its labels (they count in its green totals).
+            return viewer.role is Role.FINANCIER and any(
+                f.voucher_id == voucher.id for f in repo.financings_of(viewer.id, FinancingStatus.FUNDED.value)
+            )
         return viewer.role is Role.FINANCIER  # projects: the institutions that may finance them
 
     def sustainability(self, viewer: Party, financing_id: str) -> dict[str, Any]:
