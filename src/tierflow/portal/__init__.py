@@ -18,6 +18,8 @@ Design overview:
   financing case of the applicant and the institution: stages, verdict, steps, contract, registration, payment,
   repayments, files, green labels and sustainability-linked terms, and the workflow's actions; camt.054 import),
   ``routes_green`` (a certifier's green labels and KPI certifications; an institution's green totals),
+  ``routes_footprints`` (a supplier's or core enterprise's PACT product footprints: upload, export, PACT clients,
+  requests received), ``routes_esg`` (the HKEX ESG KPI table and charts from an inputs file),
   ``routes_audit`` (journal, checkpoints, cosignatures, receipts, provenance graphs) and ``routes_public``
   (landing, sign-in, history).
 """
@@ -36,12 +38,15 @@ from tierflow.portal.routes_audit import router as audit_router
 from tierflow.portal.routes_bank import router as bank_router
 from tierflow.portal.routes_cases import router as cases_router
 from tierflow.portal.routes_core import router as core_router
+from tierflow.portal.routes_esg import router as esg_router
+from tierflow.portal.routes_footprints import router as footprints_router
 from tierflow.portal.routes_green import router as green_router
 from tierflow.portal.routes_public import router as public_router
 from tierflow.portal.routes_supplier import router as supplier_router
 
 PORTAL_ROUTERS = [
-    public_router, core_router, supplier_router, bank_router, cases_router, green_router, audit_router
+    public_router, core_router, supplier_router, bank_router, cases_router, green_router, footprints_router,
+    esg_router, audit_router,
 ]
 
 
