@@ -46,6 +46,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         lines = ["PostgreSQL tests: SKIPPED (set TIERFLOW_TEST_POSTGRES_URL=postgresql+psycopg://user@host/db)"]
     reason = browser_unavailable()
     lines.append(f"Browser tests: SKIPPED ({reason})" if reason else f"Browser tests: ON (Chromium at {CHROMIUM})")
+    from tierflow.privacy.ristretto import INSTALL_HINT, available
+
+    lines.append("Privacy tests: ON (libsodium)" if available() else f"Privacy tests: SKIPPED ({INSTALL_HINT})")
     return lines
 
 
