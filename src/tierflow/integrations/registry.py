@@ -44,8 +44,6 @@ the file is not meant to be shared between processes.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
@@ -54,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from tierflow.domain.money import CURRENCIES
+from tierflow.integrations.jsonlines import JsonLines
 from tierflow.services.external import ExternalServiceError, Registration, RegistrationRequest
 
 NUMBER_LENGTH = 20
@@ -65,49 +64,6 @@ _TEXT_FIELDS = ("pledgor_name", "pledgor_id", "pledgee_name", "pledgee_id", "col
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class _JsonLines:
-    """An append-only file of JSON objects, one per line, each made durable before returning."""
-
-    def __init__(self, path: Path, error_code: str) -> None:
-        self.path = path
-        self.error_code = error_code
-
-    def load(self) -> list[dict[str, Any]]:
-        """The stored records; a torn last line (no newline, not JSON) is cut off the file."""
-        if not self.path.exists():
-            return []
-        data = self.path.read_bytes()
-        records: list[dict[str, Any]] = []
-        good = 0
-        for line in data.splitlines(keepends=True):
-            try:
-                record = json.loads(line)
-            except ValueError:
-                if line.endswith(b"\n"):
-                    raise ExternalServiceError(
-                        self.error_code, f"{self.path.name}: unreadable record at byte {good}"
-                    ) from None
-                break  # torn write at the end
-            if not isinstance(record, dict):
-                raise ExternalServiceError(self.error_code, f"{self.path.name}: record at byte {good} is not an object")
-            records.append(record)
-            good += len(line)
-        if good < len(data):
-            with self.path.open("r+b") as f:
-                f.truncate(good)
-                f.flush()
-                os.fsync(f.fileno())
-        return records
-
-    def append(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("ab") as f:
-            f.write(line.encode("utf-8"))
-            f.flush()
-            os.fsync(f.fileno())
 
 
 def _invalid(message: str) -> ExternalServiceError:
@@ -139,7 +95,7 @@ class SimulatedRegistry:
         self._lock = threading.Lock()
         self._registrations: list[Registration] = []  # in order of registration, i.e. of priority
         self._cancelled: dict[str, datetime] = {}
-        self._store = _JsonLines(path, "registry_unavailable") if path is not None else None
+        self._store = JsonLines(path, "registry_unavailable") if path is not None else None
         if self._store is not None:
             for record in self._store.load():
                 self._replay(record)
