@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -109,18 +110,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         admin.dispose()
 
 
+def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
+    """Test settings. Cheap password hashes: the tests sign in often; production keeps Argon2id's recommended
+    cost. Trade checks are recorded, not enforced, unless overridden: most tests exercise the ledger with
+    placeholder document references; the trade-background tests enforce them on registered documents."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "data_dir": tmp_path / "var",
+        "password_hash_memory_kib": 1024,
+        "password_hash_time_cost": 1,
+        "trade_checks": "record",
+        **overrides,
+    }
+    return Settings(**values)
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    # Cheap password hashes: the tests sign in often; production keeps Argon2id's recommended cost. Trade checks
-    # are recorded, not enforced: these tests exercise the ledger with placeholder document references; the
-    # trade-background tests (tests/services/test_trade_checks.py and others) enforce them on registered documents.
-    return Settings(
-        database_url=database_url,
-        data_dir=tmp_path / "var",
-        password_hash_memory_kib=1024,
-        password_hash_time_cost=1,
-        trade_checks="record",
-    )
+    return make_settings(database_url, tmp_path)
 
 
 @pytest.fixture

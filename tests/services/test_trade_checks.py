@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import Chain
+from tests.conftest import Chain, make_settings
 from tests.services.conftest import Replayer
 from tests.trade_world import TradeWorld
 from tierflow.config import Settings
@@ -22,13 +22,7 @@ from tierflow.store.snapshot import snapshot
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=database_url,
-        data_dir=tmp_path / "var",
-        password_hash_memory_kib=1024,
-        password_hash_time_cost=1,
-        trade_checks="enforce",
-    )
+    return make_settings(database_url, tmp_path, trade_checks="enforce")
 
 
 @pytest.fixture
