@@ -19,6 +19,7 @@ from rich.table import Table
 
 from tierflow.bootstrap import ConfigurationError, Platform, open_platform
 from tierflow.config import Settings
+from tierflow.privacy.cli import privacy_app
 
 DEMO_LOGINS = "demo-logins.json"
 
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 admin = typer.Typer(help="Administration: API tokens, portal users, custodial keys.", no_args_is_help=True)
 app.add_typer(admin, name="admin")
+app.add_typer(privacy_app, name="privacy")
 console = Console(stderr=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object (for scripts).")]
