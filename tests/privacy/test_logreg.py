@@ -178,7 +178,7 @@ def _forms(value: float) -> list[bytes]:
     out = [struct.pack(">d", value), struct.pack("<d", value), repr(value).encode(), f"{value:.6f}".encode()]
     for bits in (FRAC_BITS_X, FRAC_BITS_D):
         q = round(value * 2**bits)
-        if abs(q) >= 2**16:  # shorter integers occur by chance in random bytes
+        if abs(q) >= 2**40:  # shorter byte strings occur by chance in megabytes of ciphertext
             out += [abs(q).to_bytes(-(-abs(q).bit_length() // 8), "big")]
     return out
 

@@ -17,6 +17,7 @@ import httpx
 import typer
 
 from tierflow.privacy import node as privacy_node
+from tierflow.privacy import protocols as _protocols  # noqa: F401  (registers secure-sum, verify-claim, scope3-sum)
 
 privacy_app = typer.Typer(help="Privacy computing between institutions: nodes, jobs, relay.", no_args_is_help=True)
 
@@ -71,6 +72,19 @@ def serve(
         node.stop()
 
 
+def _params(values: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for value in values:
+        key, sep, raw = value.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter("expected KEY=VALUE", param_hint="--param")
+        try:
+            params[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key] = raw
+    return params
+
+
 @privacy_app.command()
 def start(
     protocol: Annotated[str, typer.Argument(help="Protocol, e.g. psi-one, psi-payload, shared-suppliers.")],
@@ -83,6 +97,9 @@ def start(
     ] = None,
     max_items: Annotated[int, typer.Option(help="Declared maximum set size of each side (public).")] = 1000,
     max_payload_bytes: Annotated[int | None, typer.Option(help="psi-payload: maximum payload size.")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="KEY=VALUE protocol parameter (VALUE read as JSON, else text).")
+    ] = None,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the result.")] = 150.0,
 ) -> None:
@@ -95,6 +112,7 @@ def start(
     params: dict[str, Any] = {"max_items": max_items}
     if max_payload_bytes is not None:
         params["max_payload_bytes"] = max_payload_bytes
+    params.update(_params(param or []))
     request = {"protocol": protocol, "participants": [party, *with_], "params": params, "input": str(input_.resolve())}
     body = json.dumps(request).encode("utf-8")
     target = f"{privacy_node.API}/jobs"

@@ -313,6 +313,13 @@ class ProtocolSpec:
     build: PartyFactory
     render: ResultRenderer
     participants: int = 2
+    more_allowed: bool = False  # ``participants`` is then the least number a job needs
+
+    def accepts(self, count: int) -> bool:
+        return count >= self.participants if self.more_allowed else count == self.participants
+
+    def describe_count(self) -> str:
+        return f"at least {self.participants}" if self.more_allowed else str(self.participants)
 
 
 PROTOCOLS: dict[str, ProtocolSpec] = {}
@@ -541,8 +548,8 @@ class Node:
         if spec is None:
             raise ValueError(f"unknown protocol {protocol!r}")
         others = [p for p in dict.fromkeys(participants) if p != self.name]
-        if len(others) + 1 != spec.participants:
-            raise ValueError(f"{protocol} needs {spec.participants} participants")
+        if not spec.accepts(len(others) + 1):
+            raise ValueError(f"{protocol} needs {spec.describe_count()} participants")
         for other in others:
             self.directory.peer(other)
         descriptor = JobDescriptor(
