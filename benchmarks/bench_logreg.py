@@ -1,4 +1,4 @@
-"""Joint (vertically partitioned) logistic regression with Paillier: seconds per epoch, and the cost per primitive.
+"""Joint (vertically partitioned) logistic regression: seconds per epoch, and (Paillier) the cost per primitive.
 
 Runs ``--epochs`` full epochs of a ``TRAIN`` job in memory (guest, host and arbiter in one process, one after
 another, as on a single machine) on ``--rows`` rows with ``--features`` features split evenly between guest and
@@ -7,6 +7,11 @@ host, and times the primitives that dominate an epoch: drawing an obfuscator ``r
 ``Enc(d_i)^{x_ij}`` (``rows * features`` per epoch). Also checks the weights against the plaintext update.
 
     python benchmarks/bench_logreg.py --rows 10000 --features 20 --key-bits 2048 --workers 2
+
+``--backend ss`` runs the secret-sharing back end (``tierflow.privacy.logreg_ss``: guest, host and dealer, no keys,
+no worker pools) on the same data instead:
+
+    python benchmarks/bench_logreg.py --backend ss --rows 10000 --features 20 --epochs 5
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 from nacl.signing import SigningKey
 from phe import paillier
 
+from tierflow.privacy import logreg_ss
 from tierflow.privacy.logreg import (
     FRAC_BITS_X,
     LogRegParams,
@@ -45,7 +51,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=0, help="0: full batch")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--sample", type=int, default=200, help="primitive operations timed")
+    parser.add_argument("--backend", choices=("paillier", "ss"), default="paillier")
     args = parser.parse_args()
+    if args.backend == "ss":
+        run_ss(args)
+        return
 
     public, _ = paillier.generate_paillier_keypair(n_length=args.key_bits)
     n = int(public.n)
@@ -89,6 +99,43 @@ def main() -> None:
         "batch_size": args.batch_size or args.rows, "workers": args.workers, "cores": os.cpu_count(),
         "seconds_total": round(elapsed, 2), "seconds_per_epoch": round(elapsed / args.epochs, 2),
         "obfuscator_ms": round(per_obfuscator * 1e3, 3), "scalar_mul_us": round(per_scalar_mul * 1e6, 1),
+        "messages": len(net.tap), "bytes": sum(len(t.data) for t in net.tap), "max_weight_error": error,
+    }  # fmt: skip
+    print(json.dumps(report, indent=2))
+
+
+def run_ss(args: argparse.Namespace) -> None:
+    """The secret-sharing back end on the same data, timed end to end (dealing included)."""
+    rng = np.random.default_rng(7)
+    fb = args.features // 2
+    fa = args.features - fb
+    x = rng.normal(size=(args.rows, args.features))
+    true_w = rng.normal(size=args.features)
+    y = (rng.random(args.rows) < 1 / (1 + np.exp(-(x @ true_w)))).astype(float)
+    params = logreg_ss.SSLogRegParams("bench", "bank", "core", "dealer", args.rows, fb, fa,
+                                      epochs=args.epochs, batch_size=args.batch_size)  # fmt: skip
+    keys = {p: SigningKey.generate() for p in ("bank", "core", "dealer")}
+
+    def peers(me: str) -> dict[str, object]:
+        return {p: k.verify_key for p, k in keys.items() if p != me}
+
+    guest = logreg_ss.SSLogRegParty(params, Role.GUEST, signing_key=keys["bank"], peer_keys=peers("bank"),  # type: ignore[arg-type]
+                                    features=x[:, :fb], labels=y)  # fmt: skip
+    host = logreg_ss.SSLogRegParty(params, Role.HOST, signing_key=keys["core"], peer_keys=peers("core"),  # type: ignore[arg-type]
+                                   features=x[:, fb:])  # fmt: skip
+    dealer = logreg_ss.SSLogRegParty(params, Role.ARBITER, signing_key=keys["dealer"], peer_keys=peers("dealer"))  # type: ignore[arg-type]
+    start = time.perf_counter()
+    net = logreg_ss.run_in_memory([guest, host, dealer])
+    elapsed = time.perf_counter() - start
+    wb, b, wa = logreg_ss.reference(params, x[:, :fb], x[:, fb:], y)
+    assert guest.result is not None and host.result is not None and guest.result.weights is not None
+    assert host.result.weights is not None and guest.result.intercept is not None
+    error = max(float(np.abs(guest.result.weights - wb).max()), abs(guest.result.intercept - b),
+                float(np.abs(host.result.weights - wa).max()))  # fmt: skip
+    report = {
+        "backend": "ss", "rows": args.rows, "features": args.features, "epochs": args.epochs,
+        "batch_size": args.batch_size or args.rows, "frac_bits": params.frac_bits, "cores": os.cpu_count(),
+        "seconds_total": round(elapsed, 3), "seconds_per_epoch": round(elapsed / args.epochs, 3),
         "messages": len(net.tap), "bytes": sum(len(t.data) for t in net.tap), "max_weight_error": error,
     }  # fmt: skip
     print(json.dumps(report, indent=2))
