@@ -40,6 +40,16 @@ VECTOR_FILES = {
 }
 EMISSIONS = {"s1": "1520.375", "s2": "88.0005", "s3": "12034.9"}  # tCO2e attributable to the core
 RECORD = 1_000_000  # held by s2
+LR_ROWS, LR_GUEST, LR_HOST = 60, 2, 3
+
+
+def _logreg_data() -> tuple[Any, Any, Any]:
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    xb, xa = rng.normal(size=(LR_ROWS, LR_GUEST)), rng.normal(size=(LR_ROWS, LR_HOST))
+    y = ((xb.sum(axis=1) + xa.sum(axis=1)) > 0).astype(float)
+    return xb, xa, y
 CLAIM_ACCEPTED, CLAIM_REJECTED = 1_020_000, 1_100_000  # claimed by s1; tolerance 5 % of the claim
 
 
@@ -117,6 +127,11 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
     texts |= {f"vector-{s}": VECTOR_FILES[s] for s in SUPPLIERS}
     texts |= {f"emissions-{s}": f"# tCO2e, Scope 1+2 attributable to core\n{EMISSIONS[s]}\n" for s in SUPPLIERS}
     texts |= {"record": f"{RECORD}\n", "claim-accepted": f"{CLAIM_ACCEPTED}\n", "claim-rejected": f"{CLAIM_REJECTED}\n"}
+    xb, xa, y = _logreg_data()
+    texts["lr-guest"] = "label,b1,b2\n" + "".join(
+        ",".join(repr(float(v)) for v in (label, *row)) + "\n" for label, row in zip(y, xb, strict=True)
+    )
+    texts["lr-host"] = "".join(",".join(repr(float(v)) for v in row) + "\n" for row in xa)
     files = {name: tmp / f"{name}.txt" for name in texts}
     for name, text in texts.items():
         files[name].write_text(text)
@@ -125,6 +140,8 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
         **{s: {"secure-sum": f"vector-{s}", "scope3-sum": f"emissions-{s}"} for s in SUPPLIERS},
     }
     joins["s2"]["verify-claim"] = "record"
+    joins["core"]["joint-logreg"] = "none"  # the dealer: no data
+    joins["s2"]["joint-logreg"] = "lr-host"
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name in NAMES:
@@ -246,3 +263,23 @@ def test_integer_inputs() -> None:
     assert "2.5" not in str(info.value)
     with pytest.raises(ValueError, match="JSON array of integers"):
         protocols.parse_integers("[1, true]")
+
+
+def test_joint_logistic_regression_guest_host_and_dealer(nodes: Nodes) -> None:
+    """The bank-side guest (labels) starts; the host (features) and the dealer join: each ends with its own weights,
+    equal to the plaintext update on the joined data."""
+    from tierflow.privacy.logreg_ss import SSLogRegParams, reference
+
+    job = nodes.cli_start("joint-logreg", "s1", ["s2", "core"], nodes.files["lr-guest"], guest="s1", host="s2",
+                          rows=LR_ROWS, guest_features=LR_GUEST, host_features=LR_HOST, epochs=3)  # fmt: skip
+    assert job["status"] == "done", job
+    xb, xa, y = _logreg_data()
+    params = SSLogRegParams("plain", "s1", "s2", "core", LR_ROWS, LR_GUEST, LR_HOST, epochs=3)
+    w_guest, intercept, w_host = reference(params, xb, xa, y)
+    assert max(abs(a - b) for a, b in zip(job["result"]["weights"], w_guest, strict=True)) < 1e-6
+    assert abs(job["result"]["intercept"] - intercept) < 1e-6
+    host = nodes.job("s2", job["job_id"])
+    assert host["status"] == "done", host
+    assert max(abs(a - b) for a, b in zip(host["result"]["weights"], w_host, strict=True)) < 1e-6
+    dealer = nodes.job("core", job["job_id"])
+    assert dealer["status"] == "done" and dealer["result"] is None

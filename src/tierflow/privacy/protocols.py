@@ -24,6 +24,8 @@ reading an input never repeat input values: the node sends them to the other par
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
@@ -34,6 +36,8 @@ from typing import Any
 from nacl.signing import VerifyKey
 
 from tierflow.privacy import scope3
+from tierflow.privacy.logreg import Role as LogRegRole
+from tierflow.privacy.logreg_ss import SSLogRegParams, SSLogRegParty
 from tierflow.privacy.node import JobDescriptor, Node, ProtocolParty, ProtocolSpec, register_protocol
 from tierflow.privacy.secure_sum import DifferentialPrivacy, SumAggregator, SumParams, SumParty
 from tierflow.privacy.verify_claim import Basis, ClaimParams, ClaimParty, ClaimRole
@@ -256,8 +260,77 @@ def _render_scope3(party: ProtocolParty, path: Path) -> Any:
     return {"role": role, **scope3.result_from(party.result, party.params.min_cohort).to_json()}
 
 
+# ------------------------------------------------------------------------------------------- joint-logreg
+
+
+JOINT_LOGREG = "joint-logreg"
+
+
+def load_table(path: Path) -> list[list[float]]:
+    """Rows of numbers from a CSV file (a header line is skipped); each row one record, in the agreed order."""
+    rows: list[list[float]] = []
+    for n, row in enumerate(csv.reader(io.StringIO(path.read_text(encoding="utf-8")))):
+        if not row or row[0].startswith("#"):
+            continue
+        try:
+            rows.append([float(v) for v in row])
+        except ValueError:
+            if n == 0:
+                continue  # a header
+            raise ValueError(f"row {n + 1} of the input is not numeric") from None
+    if not rows or len({len(r) for r in rows}) != 1:
+        raise ValueError("the input needs rows of the same number of columns")
+    return rows
+
+
+def joint_logreg_params(descriptor: JobDescriptor) -> SSLogRegParams:
+    params = descriptor.params
+    guest = _member(descriptor, _text(params, "guest"), "guest")
+    host = _member(descriptor, _text(params, "host"), "host")
+    rest = [p for p in descriptor.participants if p not in (guest, host)]
+    if len(descriptor.participants) != 3 or len(rest) != 1:
+        raise ValueError("joint-logreg needs exactly three participants: guest (labels), host, and the dealer")
+    return SSLogRegParams(
+        job_id=descriptor.job_id, guest=guest, host=host, dealer=rest[0], rows=_int(params, "rows"),
+        guest_features=_int(params, "guest_features"), host_features=_int(params, "host_features"),
+        epochs=_int(params, "epochs", 5), batch_size=_int(params, "batch_size", 0),
+        learning_rate=float(_text(params, "learning_rate", "0.15")),
+    )  # fmt: skip
+
+
+def _build_joint_logreg(node: Node, descriptor: JobDescriptor, path: Path) -> ProtocolParty:
+    import numpy as np
+
+    p = joint_logreg_params(descriptor)
+    keys = _verify_keys(node, [x for x in descriptor.participants if x != node.name])
+    if node.name == p.guest:
+        table = np.asarray(load_table(path))  # first column: the label (0 or 1), then the guest's features
+        if table.shape != (p.rows, p.guest_features + 1):
+            raise ValueError("the guest's input must have rows x (1 label + guest_features) numbers")
+        return SSLogRegParty(p, LogRegRole.GUEST, signing_key=node.key, peer_keys=keys, features=table[:, 1:],
+                             labels=table[:, 0])  # fmt: skip
+    if node.name == p.host:
+        table = np.asarray(load_table(path))
+        if table.shape != (p.rows, p.host_features):
+            raise ValueError("the host's input must have rows x host_features numbers")
+        return SSLogRegParty(p, LogRegRole.HOST, signing_key=node.key, peer_keys=keys, features=table)
+    return SSLogRegParty(p, LogRegRole.ARBITER, signing_key=node.key, peer_keys=keys)
+
+
+def _render_joint_logreg(party: ProtocolParty, path: Path) -> Any:
+    del path
+    if not isinstance(party, SSLogRegParty) or party.result is None:
+        return None
+    result = party.result
+    return {
+        "weights": None if result.weights is None else [float(w) for w in result.weights],
+        "intercept": result.intercept,
+    }
+
+
 register_protocol(ProtocolSpec(SECURE_SUM, _build_secure_sum, _render_secure_sum, 3, more_allowed=True))
 register_protocol(ProtocolSpec(VERIFY_CLAIM, _build_verify_claim, _render_verify_claim, 3))
 register_protocol(
     ProtocolSpec(SCOPE3_SUM, _build_scope3, _render_scope3, scope3.MIN_COHORT_FLOOR + 1, more_allowed=True)
 )
+register_protocol(ProtocolSpec(JOINT_LOGREG, _build_joint_logreg, _render_joint_logreg, 3))
