@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import enum
 import secrets
+import typing
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -580,7 +581,20 @@ class LogRegParty:
         return out
 
 
-def run_in_memory(parties: Sequence[LogRegParty], network: InMemoryNetwork | None = None) -> InMemoryNetwork:
+class ThreePartyRole(typing.Protocol):
+    """What ``run_in_memory`` drives: a role of either back end of the joint model."""
+
+    @property
+    def party_id(self) -> str: ...
+    @property
+    def peers(self) -> Sequence[str]: ...
+    @property
+    def done(self) -> bool: ...
+    def start(self) -> list[tuple[str, bytes]]: ...
+    def on_message(self, data: bytes) -> list[tuple[str, bytes]]: ...
+
+
+def run_in_memory(parties: Sequence[ThreePartyRole], network: InMemoryNetwork | None = None) -> InMemoryNetwork:
     """Run the three parties to completion over an in-memory network; returns the network (its tap holds the run)."""
     net = network if network is not None else InMemoryNetwork()
     for party in parties:

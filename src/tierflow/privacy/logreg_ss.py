@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,9 +40,8 @@ from nacl.exceptions import CryptoError
 from nacl.public import Box
 from nacl.signing import SigningKey, VerifyKey
 
-from tierflow.privacy.logreg import LogRegParams, LogRegResult, Role, Task, plaintext_reference
+from tierflow.privacy.logreg import LogRegParams, LogRegResult, Role, Task, plaintext_reference, run_in_memory
 from tierflow.privacy.messages import Mailbox, Outbox, ProtocolAbort
-from tierflow.privacy.transport import InMemoryNetwork
 
 PROTOCOL = "hetero-logreg-ss-v1/train"
 SEED_BYTES = 32
@@ -396,27 +395,6 @@ class SSLogRegParty:
             self.result = LogRegResult(weights=self._w.copy())
         self.state = "done"
         self._seed = b""
-
-
-def run_in_memory(parties: Sequence[SSLogRegParty], network: InMemoryNetwork | None = None) -> InMemoryNetwork:
-    """Run the three parties to completion over an in-memory network; returns the network (its tap holds the run)."""
-    net = network if network is not None else InMemoryNetwork()
-    for party in parties:
-        for recipient, data in party.start():
-            net.deliver(party.party_id, recipient, data)
-    while not all(p.done for p in parties):
-        progressed = False
-        for party in parties:
-            for peer in party.peers:
-                incoming = net.pop(peer, party.party_id)
-                if incoming is None:
-                    continue
-                progressed = True
-                for recipient, data in party.on_message(incoming):
-                    net.deliver(party.party_id, recipient, data)
-        if not progressed:
-            raise ProtocolAbort("protocol stalled: a message was lost")
-    return net
 
 
 def reference(
