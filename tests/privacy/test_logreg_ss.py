@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from nacl.signing import SigningKey, VerifyKey
 
+from tests.privacy.test_logreg import bodies, data  # the same data and tap reading as the Paillier tests
 from tierflow.privacy.logreg import Role
 from tierflow.privacy.logreg_ss import (
     SSLogRegParams,
@@ -36,24 +37,12 @@ def params(rows: int = 24, fb: int = 2, fa: int = 3, **kw: object) -> SSLogRegPa
     return SSLogRegParams("job-1", "bank", "core", "dealer", rows, fb, fa, **defaults)  # type: ignore[arg-type]
 
 
-def data(p: SSLogRegParams, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    xb = rng.normal(size=(p.rows, p.guest_features))
-    xa = rng.normal(size=(p.rows, p.host_features)) * 3
-    y = (rng.random(p.rows) < 0.4).astype(float)
-    return xb, xa, y
-
-
 def parties(p: SSLogRegParams, xb: np.ndarray, xa: np.ndarray, y: np.ndarray) -> list[SSLogRegParty]:
     return [
         SSLogRegParty(p, Role.GUEST, signing_key=KEYS["bank"], peer_keys=peers("bank"), features=xb, labels=y),
         SSLogRegParty(p, Role.HOST, signing_key=KEYS["core"], peer_keys=peers("core"), features=xa),
         SSLogRegParty(p, Role.ARBITER, signing_key=KEYS["dealer"], peer_keys=peers("dealer")),
     ]
-
-
-def bodies(net: InMemoryNetwork) -> list[bytes]:
-    return [base64.b64decode(json.loads(t.data)["body"]) for t in net.tap]
 
 
 def test_ring_encoding_round_trips() -> None:
